@@ -1,0 +1,101 @@
+"""longshoreman: stevedore's plugin managers, async-native on anyio.
+
+The layers, bottom up (each module is private; this file is the public surface):
+
+* synchronous discovery, usable without an event loop (CLI, Sphinx):
+  ``_entrypoints`` (EntryPoint, Distribution), ``_discovery`` (reading distributions
+  off ``sys.path``), ``_cache`` (in-process memo + on-disk cache, ``list_entry_points``);
+* the records and policies: ``_extension`` (Extension), ``_conflicts`` (resolvers,
+  missing-name callback), ``exceptions``;
+* the one place where concurrency happens: ``_fanout`` (task groups, limits, timeouts,
+  exception groups);
+* the managers, one module per stevedore concept: ``_manager`` (ExtensionManager),
+  ``_named``, ``_enabled``, ``_dispatch``, ``_driver``, ``_hook``;
+* tools: ``testing``, ``sphinxext``, ``_cli``.
+
+Only discovery is imported by ``import longshoreman``; the rest (and anyio) is imported
+the first time one of its names is used, so a program that only lists entry points
+pays for nothing else.
+"""
+
+from __future__ import annotations
+
+from ._cache import invalidate_caches, list_entry_points
+from ._entrypoints import Distribution, EntryPoint
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ._conflicts import error_on_conflict, ignore_conflicts, warning_on_missing_entrypoint
+    from ._dispatch import DispatchExtensionManager, NameDispatchExtensionManager
+    from ._driver import DriverManager
+    from ._enabled import EnabledExtensionManager
+    from ._extension import Extension
+    from ._hook import HookManager
+    from ._manager import ExtensionManager
+    from ._named import NamedExtensionManager
+    from .exceptions import (
+        ExtensionErrorGroup,
+        MultipleMatches,
+        NoMatches,
+        NoUniqueMatch,
+        RequirementError,
+    )
+
+__all__ = [
+    "DispatchExtensionManager",
+    "Distribution",
+    "DriverManager",
+    "EnabledExtensionManager",
+    "EntryPoint",
+    "Extension",
+    "ExtensionErrorGroup",
+    "ExtensionManager",
+    "HookManager",
+    "MultipleMatches",
+    "NameDispatchExtensionManager",
+    "NamedExtensionManager",
+    "NoMatches",
+    "NoUniqueMatch",
+    "RequirementError",
+    "error_on_conflict",
+    "ignore_conflicts",
+    "invalidate_caches",
+    "list_entry_points",
+    "warning_on_missing_entrypoint",
+]
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "DispatchExtensionManager": "_dispatch",
+    "DriverManager": "_driver",
+    "EnabledExtensionManager": "_enabled",
+    "Extension": "_extension",
+    "ExtensionErrorGroup": "exceptions",
+    "ExtensionManager": "_manager",
+    "HookManager": "_hook",
+    "MultipleMatches": "exceptions",
+    "NameDispatchExtensionManager": "_dispatch",
+    "NamedExtensionManager": "_named",
+    "NoMatches": "exceptions",
+    "NoUniqueMatch": "exceptions",
+    "RequirementError": "exceptions",
+    "error_on_conflict": "_conflicts",
+    "ignore_conflicts": "_conflicts",
+    "warning_on_missing_entrypoint": "_conflicts",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'longshoreman' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

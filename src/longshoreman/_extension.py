@@ -1,0 +1,60 @@
+"""Extension: the record of one loaded plugin, as stevedore has it."""
+
+from __future__ import annotations
+
+from typing import Any, Generic, TypeVar
+
+from ._entrypoints import EntryPoint
+
+__all__ = ["Extension"]
+
+T = TypeVar("T")
+
+
+class Extension(Generic[T]):
+    """A loaded plugin: stevedore's record.
+
+    ``plugin`` is what ``entry_point.load()`` returned; ``obj`` is what invoking it
+    produced (after awaiting, and after entering it if it is an async context manager),
+    or ``None`` when the manager did not invoke plugins. ``entry_point`` may be ``None``
+    for extensions built by hand for ``make_test_instance``; the target properties then
+    describe ``plugin`` itself.
+    """
+
+    __slots__ = ("entry_point", "name", "obj", "plugin")
+
+    def __init__(
+        self, name: str, entry_point: EntryPoint | None, plugin: Any, obj: T | None
+    ) -> None:
+        self.name = name
+        self.entry_point = entry_point
+        self.plugin = plugin
+        self.obj = obj
+
+    @property
+    def module_name(self) -> str:
+        """The module the plugin comes from."""
+        if self.entry_point is not None:
+            return self.entry_point.module
+        return str(getattr(self.plugin, "__module__", None) or type(self.plugin).__module__)
+
+    @property
+    def attr(self) -> str | None:
+        """The attribute path inside the module, if the entry point names one."""
+        if self.entry_point is not None:
+            return self.entry_point.attr
+        return getattr(self.plugin, "__qualname__", None)
+
+    @property
+    def entry_point_target(self) -> str:
+        """``module:attr`` as written in the entry point (or derived from ``plugin``)."""
+        if self.entry_point is not None:
+            return self.entry_point.value
+        attr = self.attr
+        return f"{self.module_name}:{attr}" if attr else self.module_name
+
+    def __repr__(self) -> str:
+        return (
+            f"Extension(name={self.name!r}, target={self.entry_point_target!r}, "
+            f"obj={'None' if self.obj is None else type(self.obj).__name__})"
+        )

@@ -1,0 +1,140 @@
+"""Every exception longshoreman raises on purpose.
+
+The hierarchy::
+
+    RuntimeError
+    └── NoUniqueMatch            a lookup that needed exactly one extension
+        ├── NoMatches            ... found none
+        └── MultipleMatches      ... found several and the resolver refused to pick
+    ImportError
+    └── RequirementError         verify_requirements found a missing or wrong requirement
+    ExceptionGroup
+    └── ExtensionErrorGroup      one or more plugin calls failed during a fan-out
+
+Errors raised *by plugins* are never wrapped in these, except in an
+``ExtensionErrorGroup``, whose members are the plugins' own exceptions, each with a note
+naming the extension it came from.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Self
+
+if TYPE_CHECKING:
+    from ._extension import Extension
+
+__all__ = [
+    "ExtensionErrorGroup",
+    "MultipleMatches",
+    "NoMatches",
+    "NoUniqueMatch",
+    "RequirementError",
+]
+
+
+class NoUniqueMatch(RuntimeError):
+    """A lookup needed exactly one extension and did not find exactly one."""
+
+
+class NoMatches(NoUniqueMatch):
+    """No extension matched (an empty namespace, or no driver of that name)."""
+
+
+class MultipleMatches(NoUniqueMatch):
+    """Several extensions share a name and the conflict resolver refused to choose."""
+
+
+class RequirementError(ImportError):
+    """A plugin's distribution needs something that is not installed (or too old).
+
+    ``requirement`` is the requirement string as the distribution wrote it, for example
+    ``"httpx>=0.27"``; ``distribution`` is the name of the distribution that asked for it.
+    """
+
+    def __init__(self, message: str, *, requirement: str, distribution: str) -> None:
+        super().__init__(message)
+        self.requirement = requirement
+        self.distribution = distribution
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+    return [exc]
+
+
+class ExtensionErrorGroup(ExceptionGroup[Exception]):
+    """Plugin calls failed during ``map``, ``map_method`` or a manager's close.
+
+    It is a group even for a single failure, so ``except* SomeError`` is the one way to
+    handle it. ``split()``/``subgroup()`` and ``except*`` keep the subclass and narrow
+    :attr:`failures` to the members kept.
+
+    Attributes:
+        failures: ``(extension, exception)`` pairs in extension order.
+        results: ``(extension, value)`` pairs of the calls that succeeded.
+        cancelled: extensions whose calls were cancelled by ``fail_fast``.
+    """
+
+    failures: list[tuple[Extension[Any], Exception]]
+    results: list[tuple[Extension[Any], Any]]
+    cancelled: list[Extension[Any]]
+
+    def __new__(
+        cls,
+        message: str,
+        exceptions: Sequence[Exception],
+        *,
+        failures: Sequence[tuple[Extension[Any], Exception]] | None = None,
+        results: Sequence[tuple[Extension[Any], Any]] = (),
+        cancelled: Sequence[Extension[Any]] = (),
+    ) -> Self:
+        self = super().__new__(cls, message, exceptions)
+        self.failures = list(failures) if failures is not None else []
+        self.results = list(results)
+        self.cancelled = list(cancelled)
+        return self
+
+    def __init__(
+        self,
+        message: str,
+        exceptions: Sequence[Exception],
+        *,
+        failures: Sequence[tuple[Extension[Any], Exception]] | None = None,
+        results: Sequence[tuple[Extension[Any], Any]] = (),
+        cancelled: Sequence[Extension[Any]] = (),
+    ) -> None:
+        super().__init__(message, exceptions)
+
+    @classmethod
+    def from_failures(
+        cls,
+        message: str,
+        failures: Sequence[tuple[Extension[Any], Exception]],
+        *,
+        results: Sequence[tuple[Extension[Any], Any]] = (),
+        cancelled: Sequence[Extension[Any]] = (),
+    ) -> ExtensionErrorGroup:
+        """Build a group whose members are the failures' exceptions, in order."""
+        return cls(
+            message,
+            [exc for _, exc in failures],
+            failures=failures,
+            results=results,
+            cancelled=cancelled,
+        )
+
+    def derive(self, excs: Sequence[Exception]) -> ExtensionErrorGroup:  # type: ignore[override]
+        # split() hands us the kept members: the originals themselves, or narrowed copies
+        # of nested groups whose leaves are still the original objects.
+        kept: list[tuple[Extension[Any], Exception]] = []
+        for exc in excs:
+            leaf_ids = {id(leaf) for leaf in _leaves(exc)}
+            for ext, original in self.failures:
+                if original is exc or any(id(leaf) in leaf_ids for leaf in _leaves(original)):
+                    kept.append((ext, exc))
+                    break
+        return ExtensionErrorGroup(
+            self.message, excs, failures=kept, results=self.results, cancelled=self.cancelled
+        )
