@@ -25,7 +25,9 @@ def anyio_backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def _isolated_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Every test gets its own on-disk cache folder and an empty in-process memo."""
     cache_dir = tmp_path_factory.mktemp("cache") / "longshoreman"
     monkeypatch.setenv("LONGSHOREMAN_CACHE_DIR", str(cache_dir))
@@ -128,5 +130,7 @@ def fake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEn
     yield env
     for name in set(sys.modules) - before:
         module = sys.modules.get(name)
-        if module is not None and str(getattr(module, "__file__", "") or "").startswith(str(tmp_path)):
+        if module is not None and str(getattr(module, "__file__", "") or "").startswith(
+            str(tmp_path)
+        ):
             del sys.modules[name]

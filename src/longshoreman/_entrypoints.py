@@ -69,9 +69,7 @@ class EntryPoint:
 
     __slots__ = ("_dist", "_table", "group", "name", "value")
 
-    def __init__(
-        self, name: str, value: str, group: str, dist: Distribution | None = None
-    ) -> None:
+    def __init__(self, name: str, value: str, group: str, dist: Distribution | None = None) -> None:
         self.name = name
         self.value = value
         self.group = group
