@@ -1,0 +1,72 @@
+"""Conflict resolvers and the default callback for missing names.
+
+A *conflict resolver* is called as ``resolver(namespace, name, extensions)`` when
+``manager[name]`` finds several extensions called ``name``; it gets **all** of them, in
+discovery order (stevedore only saw runs of adjacent duplicates), and returns the one to
+use or raises.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any, TypeAlias, TypeVar
+
+from ._extension import Extension
+from .exceptions import MultipleMatches
+
+__all__ = [
+    "ConflictResolver",
+    "error_on_conflict",
+    "ignore_conflicts",
+    "warning_on_missing_entrypoint",
+]
+
+T = TypeVar("T")
+
+LOG = logging.getLogger("longshoreman")
+
+#: ``resolver(namespace, name, extensions) -> extension``; may raise instead.
+ConflictResolver: TypeAlias = Callable[[str, str, Sequence[Extension[Any]]], Extension[Any]]
+
+
+def _describe(ext: Extension[Any]) -> str:
+    """Where an extension comes from, for any kind of plugin object."""
+    if ext.entry_point is None and isinstance(ext.plugin, ModuleType):
+        target = ext.plugin.__name__
+    else:
+        target = ext.entry_point_target
+    dist = ext.entry_point.dist if ext.entry_point is not None else None
+    return f"{target} ({dist.name} {dist.version})" if dist is not None else target
+
+
+def ignore_conflicts(namespace: str, name: str, extensions: Sequence[Extension[T]]) -> Extension[T]:
+    """Warn about the duplicates and keep the first one discovered.
+
+    Discovery order follows ``sys.path``, so this is the copy Python's own import system
+    would prefer. (stevedore kept the last one.)
+    """
+    LOG.warning(
+        "multiple implementations found for the %r extension in the %r namespace: %s; "
+        "using the first one",
+        name,
+        namespace,
+        ", ".join(_describe(ext) for ext in extensions),
+    )
+    return extensions[0]
+
+
+def error_on_conflict(
+    namespace: str, name: str, extensions: Sequence[Extension[T]]
+) -> Extension[T]:
+    """Refuse to choose: raise :class:`MultipleMatches` naming every candidate."""
+    raise MultipleMatches(
+        f"multiple implementations found for the {name!r} extension in the {namespace!r} "
+        f"namespace: {', '.join(_describe(ext) for ext in extensions)}"
+    )
+
+
+def warning_on_missing_entrypoint(names: list[str]) -> None:
+    """Log one warning naming every requested name that has no entry point."""
+    LOG.warning("Could not find the requested extensions: %s", ", ".join(names))
