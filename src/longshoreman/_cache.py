@@ -101,9 +101,9 @@ def _safe_dir(path: str, create: bool) -> bool:
 
     try:
         st = os.lstat(path)
-    except FileNotFoundError:
+    except OSError:
         if not create:
-            return False
+            return False  # nothing to read: a plain miss
         try:
             parent = os.path.dirname(path)
             if parent:
@@ -113,9 +113,6 @@ def _safe_dir(path: str, create: bool) -> bool:
         except OSError as exc:
             _warn_once(path, "disk cache off: cannot create %s (%s)", path, exc)
             return False
-    except OSError as exc:
-        _warn_once(path, "disk cache off: cannot inspect %s (%s)", path, exc)
-        return False
     if stat_mod.S_ISLNK(st.st_mode) or not stat_mod.S_ISDIR(st.st_mode):
         _warn_once(path, "disk cache off: %s is a symlink or not a directory", path)
         return False
@@ -471,6 +468,8 @@ def _store(directory: str, key: str, result: Scan) -> None:
     if blob is None or not _safe_dir(directory, create=True):
         return
     final = os.path.join(directory, _file_name(key))
+    if not _replaceable(final):
+        return
     temp = os.path.join(directory, f".{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
         fd = os.open(
@@ -492,6 +491,21 @@ def _store(directory: str, key: str, result: Scan) -> None:
             pass
         return
     _prune(directory)
+
+
+def _replaceable(file: str) -> bool:
+    """A file in our place that is not ours (or is a link) is left alone, not replaced."""
+    import stat as stat_mod
+
+    try:
+        st = os.lstat(file)
+    except OSError:
+        return True
+    problem = "is a symlink" if stat_mod.S_ISLNK(st.st_mode) else _unsafe(st)
+    if problem:
+        _warn_once(file, "ignored cache file %s: it %s", file, problem)
+        return False
+    return True
 
 
 def _prune(directory: str) -> None:

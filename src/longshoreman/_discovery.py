@@ -371,8 +371,10 @@ def scan(entries: list[str], finders: list[object], started_ns: int) -> Scan:
             result.groups.setdefault(group, []).append((name, value, index))
 
     horizon = started_ns - RACY_NS
+    # Only mtime matters here: any later change to a listing sets mtime to "now", which
+    # differs from a recorded mtime unless that one was itself in the current tick.
     for _, seen_stamp in result.stamps:
-        if seen_stamp is not None and max(seen_stamp[0], seen_stamp[1]) >= horizon:
+        if seen_stamp is not None and seen_stamp[0] >= horizon:
             result.volatile = True
             break
     return result
