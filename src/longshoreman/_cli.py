@@ -208,8 +208,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
         )
         return FAILED if failed else OK
     rows = [
-        [r["name"], r["value"], r["dist"] or "-", r["version"] or "-", r["status"]]
-        for r in records
+        [r["name"], r["value"], r["dist"] or "-", r["version"] or "-", r["status"]] for r in records
     ]
     print(_table(["NAME", "TARGET", "DISTRIBUTION", "VERSION", "STATUS"], rows))
     for r in failed:
