@@ -549,6 +549,36 @@ class EntryPointCache:
 
     def __init__(self) -> None:
         self._snapshot: _Snapshot | None = None
+        # longshoreman.testing's fake entry points: namespace -> layers (eps, replace).
+        self._overlays: dict[str, list[tuple[tuple[EntryPoint, ...], bool]]] = {}
+        self._overlaid: dict[str, tuple[tuple[EntryPoint, ...], tuple[EntryPoint, ...]]] = {}
+
+    def push_overlay(self, namespace: str, eps: tuple[EntryPoint, ...], replace: bool) -> object:
+        """Add fake entry points to a namespace until :meth:`pop_overlay` (for testing)."""
+        layer = (eps, replace)
+        self._overlays.setdefault(namespace, []).append(layer)
+        self._overlaid.pop(namespace, None)
+        return layer
+
+    def pop_overlay(self, namespace: str, layer: object) -> None:
+        layers = self._overlays.get(namespace, [])
+        for i, candidate in enumerate(layers):
+            if candidate is layer:
+                del layers[i]
+                break
+        if not layers:
+            self._overlays.pop(namespace, None)
+        self._overlaid.pop(namespace, None)
+
+    def _overlay(self, namespace: str, found: tuple[EntryPoint, ...]) -> tuple[EntryPoint, ...]:
+        memo = self._overlaid.get(namespace)
+        if memo is not None and memo[0] is found:
+            return memo[1]  # same inputs, same tuple
+        result = found
+        for eps, replace in self._overlays[namespace]:
+            result = eps if replace else result + eps
+        self._overlaid[namespace] = (found, result)
+        return result
 
     def snapshot(self, namespace: str = "") -> _Snapshot:
         snap = self._snapshot
@@ -576,6 +606,10 @@ class EntryPointCache:
         return fresh
 
     def entry_points(self, namespace: str) -> tuple[EntryPoint, ...]:
+        found = self._discovered(namespace)
+        return self._overlay(namespace, found) if namespace in self._overlays else found
+
+    def _discovered(self, namespace: str) -> tuple[EntryPoint, ...]:
         snap = self.snapshot(namespace)
         try:
             return snap.group(namespace)
@@ -635,7 +669,11 @@ def list_entry_points(namespace: str) -> tuple[EntryPoint, ...]:
 
 def entry_point_groups() -> dict[str, int]:
     """Every group in the environment with its number of entry points."""
-    return default_cache().snapshot().counts()
+    cache = default_cache()
+    counts = cache.snapshot().counts()
+    for namespace in cache._overlays:
+        counts[namespace] = len(cache.entry_points(namespace))
+    return counts
 
 
 def invalidate_caches() -> None:
