@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import pytest
 
@@ -65,10 +66,11 @@ def test_fake_entry_points_removed_even_on_error() -> None:
 
 
 def test_fake_entry_points_rejects_non_string_namespace() -> None:
+    bad: Any = 1
     with (
         pytest.raises(TypeError, match="namespace must be a str, not int"),
-        fake_entry_points(1, {}),
-    ):  # type: ignore[arg-type]
+        fake_entry_points(bad, {}),
+    ):
         pass
 
 
