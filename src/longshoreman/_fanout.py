@@ -109,6 +109,13 @@ def really_cancelled() -> bool:
     return anyio.current_effective_deadline() == -math.inf
 
 
+def _boxed(
+    func: Callable[..., Any], ext: Extension[Any], args: Sequence[Any], kwds: Mapping[str, Any]
+) -> tuple[Any]:
+    # Boxed: trio refuses a thread's result that is a coroutine; we await it on the loop.
+    return (func(ext, *args, **kwds),)
+
+
 class Outcome:
     """What a fan-out produced, by extension index.
 
@@ -208,8 +215,8 @@ class _Run:
         return None
 
     async def in_thread(self, ext: Extension[Any]) -> Any:
-        call = functools.partial(self.func, ext, *self.args, **self.kwds)
-        result = await anyio.to_thread.run_sync(call, limiter=self.limiter)
+        call = functools.partial(_boxed, self.func, ext, self.args, self.kwds)
+        (result,) = await anyio.to_thread.run_sync(call, limiter=self.limiter)
         if is_awaitable(result):
             result = await result
         return result

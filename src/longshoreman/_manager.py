@@ -34,7 +34,7 @@ from collections.abc import (
     Sequence,
 )
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeAlias, TypeVar
+from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeAlias, TypeVar, overload
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -638,12 +638,23 @@ class ExtensionManager(Generic[T]):
             propagate=self.propagate_map_exceptions,
         )
 
+    @overload
     async def map(
         self,
-        func: Callable[Concatenate[Extension[T], P], Awaitable[R] | R],
+        func: Callable[Concatenate[Extension[T], P], Awaitable[R]],
         *args: P.args,
         **kwds: P.kwargs,
-    ) -> list[R]:
+    ) -> list[R]: ...
+
+    @overload
+    async def map(
+        self,
+        func: Callable[Concatenate[Extension[T], P], R],
+        *args: P.args,
+        **kwds: P.kwargs,
+    ) -> list[R]: ...
+
+    async def map(self, func: Callable[..., Any], *args: Any, **kwds: Any) -> list[Any]:
         """Call ``func(ext, *args, **kwds)`` for every extension, concurrently.
 
         ``func`` may be synchronous or return an awaitable (which is awaited). The
