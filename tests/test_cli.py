@@ -38,7 +38,9 @@ def env(fake_env: FakeEnv) -> FakeEnv:
     )
     fake_env.module("cli_plugins.boom", "raise RuntimeError('boom at import')\n")
     fake_env.dist(
-        "alpha-fmt", "1.0", {NS: {"plain": "cli_plugins.fmt:Plain", "fancy": "cli_plugins.fmt:fancy"}}
+        "alpha-fmt",
+        "1.0",
+        {NS: {"plain": "cli_plugins.fmt:Plain", "fancy": "cli_plugins.fmt:fancy"}},
     )
     fake_env.dist(
         "broken-fmt",
@@ -55,7 +57,9 @@ def env(fake_env: FakeEnv) -> FakeEnv:
 def good_env(fake_env: FakeEnv) -> FakeEnv:
     fake_env.module("good_plugins.fmt", "class Plain:\n    pass\n\ndef fancy():\n    return 1\n")
     fake_env.dist(
-        "good-fmt", "3.1", {NS: {"plain": "good_plugins.fmt:Plain", "fancy": "good_plugins.fmt:fancy"}}
+        "good-fmt",
+        "3.1",
+        {NS: {"plain": "good_plugins.fmt:Plain", "fancy": "good_plugins.fmt:fancy"}},
     )
     return fake_env
 
@@ -125,6 +129,10 @@ def test_list_namespace_human_in_discovery_order(
     )
 
 
+def record(name: str, value: str, dist: str, version: str) -> dict[str, str]:
+    return {"name": name, "value": value, "group": NS, "dist": dist, "version": version}
+
+
 @pytest.mark.parametrize("argv", [["list", NS, "--json"], ["--json", "list", NS]])
 def test_list_namespace_json(
     env: FakeEnv, capsys: pytest.CaptureFixture[str], argv: list[str]
@@ -132,11 +140,11 @@ def test_list_namespace_json(
     status, data = run_json(capsys, *argv)
     assert status == 0
     assert data == [
-        {"name": "plain", "value": "cli_plugins.fmt:Plain", "group": NS, "dist": "alpha-fmt", "version": "1.0"},
-        {"name": "fancy", "value": "cli_plugins.fmt:fancy", "group": NS, "dist": "alpha-fmt", "version": "1.0"},
-        {"name": "missing", "value": "cli_plugins.nowhere:Thing", "group": NS, "dist": "broken-fmt", "version": "0.2"},
-        {"name": "boom", "value": "cli_plugins.boom:Boom", "group": NS, "dist": "broken-fmt", "version": "0.2"},
-    ]  # fmt: skip
+        record("plain", "cli_plugins.fmt:Plain", "alpha-fmt", "1.0"),
+        record("fancy", "cli_plugins.fmt:fancy", "alpha-fmt", "1.0"),
+        record("missing", "cli_plugins.nowhere:Thing", "broken-fmt", "0.2"),
+        record("boom", "cli_plugins.boom:Boom", "broken-fmt", "0.2"),
+    ]
 
 
 def test_list_never_imports_plugin_code(env: FakeEnv, capsys: pytest.CaptureFixture[str]) -> None:
@@ -479,7 +487,8 @@ def test_cache_info_reports_an_unsafe_directory(
     assert data["enabled"] is False
     assert data["reason"] == f"{isolated_cache} is writable by group or others"
     status, out, _ = run(capsys, "cache", "info")
-    assert out.splitlines()[1] == f"disk cache:  off: {isolated_cache} is writable by group or others"
+    reason = f"{isolated_cache} is writable by group or others"
+    assert out.splitlines()[1] == f"disk cache:  off: {reason}"
 
 
 def test_cache_info_reports_a_symlinked_directory(
@@ -589,7 +598,8 @@ def test_python_dash_m(env: FakeEnv) -> None:
         check=False,
     )
     assert (done.returncode, done.stderr) == (0, "")
-    assert [item["name"] for item in json.loads(done.stdout)] == ["plain", "fancy", "missing", "boom"]
+    names = [item["name"] for item in json.loads(done.stdout)]
+    assert names == ["plain", "fancy", "missing", "boom"]
 
     done = subprocess.run(
         [sys.executable, "-m", "longshoreman", "check", NS],
