@@ -629,6 +629,21 @@ def test_console_script(env: FakeEnv) -> None:
     )
 
 
+def test_closed_pipe_is_not_a_traceback(env: FakeEnv) -> None:
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "longshoreman", "list", NS],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=subprocess_env(env),
+    )
+    assert reader.stdout is not None
+    assert reader.stderr is not None
+    reader.stdout.close()  # like `longshoreman list NS | head -0`
+    assert reader.wait() == 1
+    assert reader.stderr.read() == b""
+    reader.stderr.close()
+
+
 def test_sync_commands_never_import_anyio(env: FakeEnv) -> None:
     code = (
         "import sys\n"

@@ -389,6 +389,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return code if isinstance(code, int) else (OK if code is None else USAGE)
     try:
         status: int = args.handler(args)
+        sys.stdout.flush()
     except UsageError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return USAGE
@@ -399,5 +400,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return FAILED
-    sys.stdout.flush()
     return status
