@@ -590,8 +590,8 @@ class ExtensionManager(Generic[T]):
     async def _end_lifetime(self) -> None:
         lifetime, self._lifetime = self._lifetime, None
         if lifetime is not None:
-            with anyio.CancelScope(shield=True):
-                await lifetime.__aexit__(None, None, None)
+            # Every host task has finished by now: this only closes the group.
+            await lifetime.__aexit__(None, None, None)
 
     # -- fan-out -----------------------------------------------------------------------
 
