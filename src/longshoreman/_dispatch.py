@@ -1,0 +1,86 @@
+"""Dispatch managers: fan out to the extensions a filter (or a list of names) selects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+from . import _fanout
+from ._enabled import EnabledExtensionManager
+from ._extension import Extension
+from ._named import names_list
+from .exceptions import NoMatches
+
+__all__ = ["DispatchExtensionManager", "NameDispatchExtensionManager"]
+
+T = TypeVar("T")
+
+
+class DispatchExtensionManager(EnabledExtensionManager[T]):
+    """An :class:`EnabledExtensionManager` whose ``map`` calls only chosen extensions.
+
+    ``await mgr.map(filter_func, func, *args, **kwds)`` calls ``func(ext, *args, **kwds)``
+    for the extensions where ``filter_func(ext, *args, **kwds)`` is true. The filter may
+    be synchronous or return an awaitable; filters run one after another, in extension
+    order, and an exception from one propagates as it is. The chosen calls then run
+    concurrently, like ``ExtensionManager.map``. No extension at all raises
+    ``NoMatches``; extensions that the filter all refuse give ``[]``.
+    """
+
+    async def _select(
+        self, filter_func: Callable[..., Any], args: Sequence[Any], kwds: dict[str, Any]
+    ) -> list[Extension[T]]:
+        chosen = []
+        for ext in self.extensions:
+            verdict = filter_func(ext, *args, **kwds)
+            if _fanout.is_awaitable(verdict):
+                verdict = await verdict
+            if verdict:
+                chosen.append(ext)
+        return chosen
+
+    async def map(  # type: ignore[override]
+        self,
+        filter_func: Callable[..., Any],
+        func: Callable[..., Any],
+        *args: Any,
+        **kwds: Any,
+    ) -> list[Any]:
+        """``func(ext, *args, **kwds)`` for the extensions ``filter_func`` accepts."""
+        self._require_ready()
+        if not self.extensions:
+            raise NoMatches(f"No {self.namespace} extensions found")
+        chosen = await self._select(filter_func, args, kwds)
+        return await self._fan_out(chosen, func, args, kwds) if chosen else []
+
+    async def map_method(  # type: ignore[override]
+        self, filter_func: Callable[..., Any], method_name: str, *args: Any, **kwds: Any
+    ) -> list[Any]:
+        """``ext.obj.<method_name>(*args, **kwds)`` for the extensions accepted."""
+        return await self.map(filter_func, _fanout.MethodCall(method_name), *args, **kwds)
+
+
+class NameDispatchExtensionManager(DispatchExtensionManager[T]):
+    """A dispatch manager that selects extensions by name.
+
+    ``await mgr.map(names, func, *args, **kwds)`` calls ``func`` for the extension of
+    each name, in the caller's order (a name given twice is called twice); several
+    extensions sharing a name are resolved by ``conflict_resolver``. Names with no
+    extension are skipped; if none matches, the result is ``[]``.
+    """
+
+    async def map(  # type: ignore[override]
+        self, names: Iterable[str], func: Callable[..., Any], *args: Any, **kwds: Any
+    ) -> list[Any]:
+        """``func(ext, *args, **kwds)`` for the extensions called ``names``, in that order."""
+        self._require_ready()
+        wanted = names_list(names)
+        by_name = self._extensions_by_name()
+        chosen = [by_name[name] for name in wanted if name in by_name]
+        return await self._fan_out(chosen, func, args, kwds) if chosen else []
+
+    async def map_method(  # type: ignore[override]
+        self, names: Iterable[str], method_name: str, *args: Any, **kwds: Any
+    ) -> list[Any]:
+        """``ext.obj.<method_name>(*args, **kwds)`` for the extensions called ``names``."""
+        return await self.map(names, _fanout.MethodCall(method_name), *args, **kwds)
