@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from longshoreman import (
@@ -18,8 +19,8 @@ from longshoreman import (
     Extension,
     HookManager,
     MultipleMatches,
-    NameDispatchExtensionManager,
     NamedExtensionManager,
+    NameDispatchExtensionManager,
     NoMatches,
     error_on_conflict,
     ignore_conflicts,
@@ -214,8 +215,9 @@ async def test_enabled_check_runs_after_invocation(env: FakeEnv) -> None:
     seen: list[str] = []
 
     def check(ext: Extension[Any]) -> bool:
-        seen.append(ext.obj.label)
-        return bool(ext.obj.label == "keep")
+        obj: Any = ext.obj
+        seen.append(obj.label)
+        return bool(obj.label == "keep")
 
     mgr: EnabledExtensionManager[Any] = EnabledExtensionManager(
         NS,
@@ -286,12 +288,13 @@ async def test_dispatch_calls_only_accepted(
         return ext.name != "b"
 
     async def async_filter(ext: Extension[Any], *args: Any, **kwds: Any) -> bool:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         return sync_filter(ext, *args, **kwds)
 
     async def func(ext: Extension[Any], factor: int, *, offset: int) -> int:
-        await anyio.sleep(0)
-        return int(ext.obj) * factor + offset
+        await anyio.lowlevel.checkpoint()
+        value: Any = ext.obj
+        return int(value) * factor + offset
 
     flt = sync_filter if kind == "sync" else async_filter
     assert await dispatch.map(flt, func, 10, offset=1) == [11, 31]
@@ -335,7 +338,7 @@ async def test_dispatch_nothing_accepted_and_empty_manager(
     empty: DispatchExtensionManager[Any] = DispatchExtensionManager.make_test_instance(
         [], namespace="empty.ns"
     )
-    with pytest.raises(NoMatches, match="No empty.ns extensions found"):
+    with pytest.raises(NoMatches, match=r"No empty\.ns extensions found"):
         await empty.map(lambda ext: True, lambda ext: 1)
 
 
@@ -481,7 +484,8 @@ async def test_driver_call_returns_and_raises_unwrapped(env: FakeEnv) -> None:
     assert await mgr(lambda ext, s: ext.obj.describe(s), "!") == "Gamma:g!"
 
     async def async_call(ext: Extension[Any]) -> str:
-        return str(await ext.obj.adescribe())
+        obj: Any = ext.obj
+        return str(await obj.adescribe())
 
     assert await mgr(async_call) == "Gamma:g"
 
@@ -543,9 +547,9 @@ def test_resolvers_work_for_any_plugin_type(kind: str, caplog: pytest.LogCapture
         "module": logging,
         "instance": _Instance(),
     }
-    first = Extension("dup", None, plugins[kind], None)
-    other = Extension("other", None, 1, None)
-    last = Extension("dup", None, plugins[kind], None)
+    first: Extension[Any] = Extension("dup", None, plugins[kind], None)
+    other: Extension[Any] = Extension("other", None, 1, None)
+    last: Extension[Any] = Extension("dup", None, plugins[kind], None)
     # Not adjacent: stevedore's groupby would have missed this conflict.
     exts = [first, other, last]
     assert ignore_conflicts("ns", "dup", [first, last]) is first
