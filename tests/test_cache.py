@@ -469,3 +469,15 @@ def test_fresh_process_warm_hit_imports_no_importlib_metadata(
         assert lines[0] == "['a', 'b', 'c'] ['first', 'first', 'second']", run.stderr
     assert runs[0].stdout.splitlines()[2] == "_ScannedSnapshot"
     assert runs[1].stdout.splitlines()[1:] == ["False False", "_FileSnapshot"]
+
+
+def test_cache_info_says_why_an_unsafe_folder_is_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    folder = tmp_path / "shared-cache"
+    folder.mkdir()
+    os.chmod(folder, 0o777)
+    monkeypatch.setenv("LONGSHOREMAN_CACHE_DIR", str(folder))
+    info = _cache.cache_info()
+    assert info["enabled"] is False
+    assert info["reason"] == f"{folder} is writable by group or others"

@@ -96,6 +96,23 @@ def _unsafe(st: os.stat_result) -> str | None:
     return None
 
 
+def directory_problem(path: str) -> str | None:
+    """Why the disk cache refuses the folder ``path`` (``None``: fine, or not there yet)."""
+    import stat as stat_mod
+
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be inspected ({exc.strerror})"
+    if stat_mod.S_ISLNK(st.st_mode):
+        return "is a symlink"
+    if not stat_mod.S_ISDIR(st.st_mode):
+        return "is not a directory"
+    return _unsafe(st)
+
+
 def _safe_dir(path: str, create: bool) -> bool:
     import stat as stat_mod
 
@@ -700,6 +717,10 @@ def cache_info() -> dict[str, object]:
         info["reason"] = "a sys.meta_path finder other than the standard one provides distributions"
     if directory is None:
         return info
+    problem = directory_problem(directory)
+    if problem is not None:
+        info["enabled"] = False
+        info["reason"] = f"{directory} {problem}"
     entries, cwd = _entries(list(sys.path))
     current = _file_name(_key(entries, cwd))
     try:

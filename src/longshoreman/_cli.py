@@ -227,34 +227,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
 # -- cache ----------------------------------------------------------------------------
 
 
-def _directory_problem(path: str) -> str | None:
-    """Why the disk cache would refuse ``path`` (``None`` if fine or not created yet)."""
-    import stat
-
-    from ._cache import _unsafe
-
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        return f"cannot be inspected ({exc.strerror})"
-    if stat.S_ISLNK(st.st_mode):
-        return "is a symlink"
-    if not stat.S_ISDIR(st.st_mode):
-        return "is not a directory"
-    return _unsafe(st)
-
-
 def _cmd_cache_info(args: argparse.Namespace) -> int:
     info = cache_info()
     directory, source = cache_dir()
     enabled = bool(info["enabled"])
     reason: str | None = None if enabled else str(info["reason"])
-    if enabled and directory is not None:
-        problem = _directory_problem(directory)
-        if problem is not None:
-            enabled, reason = False, f"{directory} {problem}"
     files: list[dict[str, Any]] = info["files"]  # type: ignore[assignment]
     total = sum(int(f["size"]) for f in files)
     if args.json:
