@@ -520,6 +520,9 @@ async def test_empty_hook_is_quiet(env: FakeEnv, caplog: pytest.LogCaptureFixtur
     assert warnings_of(caplog) == []
     with pytest.raises(NoMatches, match=f"No {NS} extensions found"):
         await mgr.map(lambda ext: 1)
+    missing: list[list[str]] = []
+    HookManager(NS, "no-such-hook", on_missing_entrypoints_callback=missing.append)
+    assert missing == [["no-such-hook"]]
 
 
 def test_hook_honours_a_resolver(env: FakeEnv) -> None:

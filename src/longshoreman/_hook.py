@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 from ._conflicts import ConflictResolver
 from ._extension import Extension
 from ._manager import OnLoadFailureCallback
-from ._named import NamedExtensionManager
+from ._named import NamedExtensionManager, OnMissingEntrypointsCallback
 
 __all__ = ["HookManager"]
 
@@ -27,7 +27,8 @@ class HookManager(NamedExtensionManager[T]):
     kept. Given a ``conflict_resolver``, it is honoured at construction: it sees all of
     them and its choice (or its exception, e.g. ``error_on_conflict``'s
     ``MultipleMatches``) replaces the list. No plugin for the hook is normal: the manager
-    is empty and nothing is logged.
+    is empty and nothing is logged, unless ``on_missing_entrypoints_callback`` is given
+    (stevedore warns by default).
 
     The other arguments are :class:`ExtensionManager`'s.
     """
@@ -44,6 +45,7 @@ class HookManager(NamedExtensionManager[T]):
         *,
         conflict_resolver: ConflictResolver | None = None,
         propagate_map_exceptions: bool = False,
+        on_missing_entrypoints_callback: OnMissingEntrypointsCallback | None = None,
         max_concurrency: int | None = None,
         timeout: float | None = None,
         fail_fast: bool = False,
@@ -61,7 +63,7 @@ class HookManager(NamedExtensionManager[T]):
             name_order=False,
             propagate_map_exceptions=propagate_map_exceptions,
             on_load_failure_callback=on_load_failure_callback,
-            on_missing_entrypoints_callback=None,
+            on_missing_entrypoints_callback=on_missing_entrypoints_callback,
             verify_requirements=verify_requirements,
             conflict_resolver=conflict_resolver or _first,
             max_concurrency=max_concurrency,
