@@ -2,9 +2,9 @@
 
 Each cycle builds a manager over real entry points (one async factory, one sync class,
 one async context manager, one that fails), awaits or enters it, fans out with and
-without limits and threads, and closes it. After a warm-up, the number of tasks,
-threads and open file descriptors must not change, and traced memory must not grow
-beyond a small bound.
+without limits and threads, and closes it. After a warm-up, the number of tasks must
+not change, nor may threads or open file descriptors grow, and traced memory must stay
+within a small bound.
 """
 
 from __future__ import annotations
@@ -127,5 +127,9 @@ async def test_a_thousand_manager_cycles_leak_nothing(
     finally:
         tracemalloc.stop()
     tasks, threads, fds, memory = before
-    assert after[:3] == (tasks, threads, fds)
+    assert after[0] == tasks
+    # Idle worker threads of earlier tests may retire meanwhile (and close their fds):
+    # fewer is fine, more is a leak.
+    assert after[1] <= threads
+    assert after[2] <= fds
     assert after[3] - memory < MEMORY_BOUND, f"grew by {after[3] - memory} bytes"
