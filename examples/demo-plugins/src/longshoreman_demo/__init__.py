@@ -1,0 +1,1 @@
+"""Example plugins for the longshoreman demo (see ``examples/demo.py``)."""
