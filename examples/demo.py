@@ -99,7 +99,7 @@ def report(group: ExceptionGroup[Exception]) -> None:
             print(f"   ok      {ext.name}: {value}")
     print("\n   The group as a traceback shows it (frames left out):\n")
     for line in "".join(traceback.format_exception(group, limit=0)).splitlines():
-        print(f"   | {line}")
+        print(f"   {line}")
 
 
 def main() -> int:

@@ -339,7 +339,8 @@ class ExtensionManager(Generic[T]):
         self._fail_fast = fail_fast
         self._run_sync_in_thread = run_sync_in_thread
         self._limiter: anyio.CapacityLimiter | None = None
-        self._by_name: dict[str, Extension[T]] | None = None
+        self._by_name: dict[str, list[Extension[T]]] | None = None
+        self._resolved: dict[str, Extension[T]] = {}
         self._loading: anyio.Event | None = None
         self._lifetime: TaskGroup | None = None
         self._exits: dict[Extension[T], _Exit] = {}
@@ -689,18 +690,34 @@ class ExtensionManager(Generic[T]):
     def extensions(self, value: list[Extension[T]]) -> None:
         self._extensions = value
         self._by_name = None
+        self._resolved = {}
 
-    def _extensions_by_name(self) -> dict[str, Extension[T]]:
+    def _same_named(self) -> dict[str, list[Extension[T]]]:
+        """Every name, in order of first appearance, with all the extensions using it."""
         if self._by_name is None:
             groups: dict[str, list[Extension[T]]] = {}
             for ext in self._extensions:
                 groups.setdefault(ext.name, []).append(ext)
-            resolve = self._conflict_resolver
-            self._by_name = {
-                name: exts[0] if len(exts) == 1 else resolve(self.namespace, name, exts)
-                for name, exts in groups.items()
-            }
+            self._by_name = groups
         return self._by_name
+
+    def _resolve(self, name: str) -> Extension[T]:
+        """The extension called ``name``; a conflict is resolved once, on first use.
+
+        Only that name's extensions are resolved: a conflict elsewhere does not matter.
+        Raises ``KeyError`` for an unknown name.
+        """
+        ext = self._resolved.get(name)
+        if ext is None:
+            exts = self._same_named()[name]
+            resolve = self._conflict_resolver
+            ext = exts[0] if len(exts) == 1 else resolve(self.namespace, name, exts)
+            self._resolved[name] = ext
+        return ext
+
+    def _extensions_by_name(self) -> dict[str, Extension[T]]:
+        """Every name resolved to one extension (resolving every conflict)."""
+        return {name: self._resolve(name) for name in self._same_named()}
 
     def list_entry_points(self) -> list[EntryPoint]:
         """Every entry point of the namespace (nothing is imported)."""
@@ -720,7 +737,7 @@ class ExtensionManager(Generic[T]):
 
     def __getitem__(self, name: str) -> Extension[T]:
         """The extension called ``name``; several are resolved by ``conflict_resolver``."""
-        return self._extensions_by_name()[name]
+        return self._resolve(name)
 
     def __contains__(self, name: object) -> bool:
         return any(ext.name == name for ext in self._extensions)
