@@ -124,3 +124,15 @@ def test_warning_on_missing_entrypoint_logs_one_warning(caplog: pytest.LogCaptur
     assert record.levelno == logging.WARNING
     assert record.name == "longshoreman"
     assert record.getMessage() == "Could not find the requested extensions: zeta, alpha"
+
+
+def test_a_conflict_only_matters_for_its_own_name() -> None:
+    other: Extension[Any] = Extension("other", None, dict, None)
+    mgr = ExtensionManager[Any].make_test_instance(
+        [*kinds(), other], conflict_resolver=error_on_conflict
+    )
+    assert mgr["other"] is other
+    with pytest.raises(KeyError):
+        mgr["absent"]
+    with pytest.raises(MultipleMatches):
+        dict(mgr.items())  # items() resolves every name
