@@ -55,7 +55,16 @@ def ensure_venv() -> None:
         print(f"stevedore missing: creating {venv} with the project and stevedore ...", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", str(ROOT), "stevedore", "importlib-metadata"],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "-q",
+                str(ROOT),
+                "stevedore",
+                "importlib-metadata",
+            ],
             check=True,
         )
     os.execv(str(python), [str(python), __file__, *sys.argv[1:]])
@@ -204,7 +213,9 @@ def main() -> None:
     # folder changed seconds ago is one the cache rightly refuses to trust.
     if sys.path and Path(sys.path[0]).resolve() == HERE:
         del sys.path[0]
-    sizes = [int(s) for s in (args.sizes or ("100,1000" if args.quick else "100,1000,5000")).split(",")]
+    sizes = [
+        int(s) for s in (args.sizes or ("100,1000" if args.quick else "100,1000,5000")).split(",")
+    ]
     repeat = 5 if args.quick else 15
 
     results: dict[int, dict[str, float]] = {}
@@ -217,8 +228,19 @@ def main() -> None:
             shutil.rmtree(site)
         imports = import_times(repeat)
 
-    columns = ["stdlib", "backport", "stevedore off", "stevedore hit", "miss", "hit", "memo", "process", "stdlib process"]
-    print(f"\n### Discovery, group of N entry points among N distributions (python {sys.version.split()[0]})\n")
+    columns = [
+        "stdlib",
+        "backport",
+        "stevedore off",
+        "stevedore hit",
+        "miss",
+        "hit",
+        "memo",
+        "process",
+        "stdlib process",
+    ]
+    version = sys.version.split()[0]
+    print(f"\n### Discovery: a group of N entry points among N distributions (Python {version})\n")
     print("| N | " + " | ".join(columns) + " |")
     print("|---|" + "---|" * len(columns))
     for n, r in results.items():

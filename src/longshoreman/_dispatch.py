@@ -74,9 +74,7 @@ class NameDispatchExtensionManager(DispatchExtensionManager[T]):
     ) -> list[Any]:
         """``func(ext, *args, **kwds)`` for the extensions called ``names``, in that order."""
         self._require_ready()
-        wanted = names_list(names)
-        by_name = self._extensions_by_name()
-        chosen = [by_name[name] for name in wanted if name in by_name]
+        chosen = [self._resolve(name) for name in names_list(names) if name in self]
         return await self._fan_out(chosen, func, args, kwds) if chosen else []
 
     async def map_method(  # type: ignore[override]
