@@ -431,13 +431,17 @@ def test_driver_test_instance_obj_rules() -> None:
 
 
 def test_driver_not_found(env: FakeEnv) -> None:
-    with pytest.raises(NoMatches, match=r"^No 'family.plugins' driver found, looking for 'nope'$"):
+    with pytest.raises(
+        NoMatches, match=r"^No 'family.plugins' driver found, looking for 'nope'$"
+    ) as info:
         DriverManager(NS, "nope")
+    assert (info.value.namespace, info.value.name) == (NS, "nope")
 
 
 def test_driver_several_default_is_multiple_matches(env: FakeEnv) -> None:
     with pytest.raises(MultipleMatches) as info:
         DriverManager(NS, "alpha")
+    assert (info.value.namespace, info.value.name) == (NS, "alpha")
     assert "famplug:Alpha (dist-a 1.0)" in str(info.value)
     assert "famplug:Plugin (dist-b 2.0)" in str(info.value)
 
@@ -545,6 +549,7 @@ def test_resolvers_work_for_any_plugin_type(kind: str, caplog: pytest.LogCapture
     def fn() -> None:
         pass
 
+    assert Extension("m", None, logging, None).entry_point_target == "logging"
     plugins: dict[str, object] = {
         "class": _Instance,
         "function": fn,

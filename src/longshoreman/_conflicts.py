@@ -63,7 +63,9 @@ def error_on_conflict(
     """Refuse to choose: raise :class:`MultipleMatches` naming every candidate."""
     raise MultipleMatches(
         f"multiple implementations found for the {name!r} extension in the {namespace!r} "
-        f"namespace: {', '.join(_describe(ext) for ext in extensions)}"
+        f"namespace: {', '.join(_describe(ext) for ext in extensions)}",
+        namespace=namespace,
+        name=name,
     )
 
 

@@ -49,7 +49,7 @@ class DispatchExtensionManager(EnabledExtensionManager[T]):
         """``func(ext, *args, **kwds)`` for the extensions ``filter_func`` accepts."""
         self._require_ready()
         if not self.extensions:
-            raise NoMatches(f"No {self.namespace} extensions found")
+            raise NoMatches(f"No {self.namespace} extensions found", namespace=self.namespace)
         chosen = await self._select(filter_func, args, kwds)
         return await self._fan_out(chosen, func, args, kwds) if chosen else []
 

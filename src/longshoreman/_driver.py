@@ -73,7 +73,11 @@ class DriverManager(NamedExtensionManager[T]):
             run_sync_in_thread=run_sync_in_thread,
         )
         if not self.extensions:
-            raise NoMatches(f"No {namespace!r} driver found, looking for {name!r}")
+            raise NoMatches(
+                f"No {namespace!r} driver found, looking for {name!r}",
+                namespace=namespace,
+                name=name,
+            )
         if len(self.extensions) > 1:
             self.extensions = [conflict_resolver(namespace, name, self.extensions)]
 

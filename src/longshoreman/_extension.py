@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any, Generic, TypeVar
 
 from ._entrypoints import EntryPoint
@@ -36,6 +37,8 @@ class Extension(Generic[T]):
         """The module the plugin comes from."""
         if self.entry_point is not None:
             return self.entry_point.module
+        if isinstance(self.plugin, ModuleType):
+            return self.plugin.__name__
         return str(getattr(self.plugin, "__module__", None) or type(self.plugin).__module__)
 
     @property
@@ -43,6 +46,8 @@ class Extension(Generic[T]):
         """The attribute path inside the module, if the entry point names one."""
         if self.entry_point is not None:
             return self.entry_point.attr
+        if isinstance(self.plugin, ModuleType):
+            return None
         return getattr(self.plugin, "__qualname__", None)
 
     @property

@@ -669,14 +669,14 @@ class ExtensionManager(Generic[T]):
         """
         self._require_ready()
         if not self.extensions:
-            raise NoMatches(f"No {self.namespace} extensions found")
+            raise NoMatches(f"No {self.namespace} extensions found", namespace=self.namespace)
         return await self._fan_out(self.extensions, func, args, kwds)
 
     async def map_method(self, method_name: str, *args: Any, **kwds: Any) -> list[Any]:
         """Call ``ext.obj.<method_name>(*args, **kwds)`` for every extension, as ``map``."""
         self._require_ready()
         if not self.extensions:
-            raise NoMatches(f"No {self.namespace} extensions found")
+            raise NoMatches(f"No {self.namespace} extensions found", namespace=self.namespace)
         return await self._fan_out(self.extensions, _fanout.MethodCall(method_name), args, kwds)
 
     # -- container protocol ------------------------------------------------------------

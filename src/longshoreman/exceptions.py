@@ -34,7 +34,15 @@ __all__ = [
 
 
 class NoUniqueMatch(RuntimeError):
-    """A lookup needed exactly one extension and did not find exactly one."""
+    """A lookup needed exactly one extension and did not find exactly one.
+
+    ``namespace`` and ``name`` say what was looked up, when known.
+    """
+
+    def __init__(self, message: str, *, namespace: str | None = None, name: str | None = None):
+        super().__init__(message)
+        self.namespace = namespace
+        self.name = name
 
 
 class NoMatches(NoUniqueMatch):
