@@ -15,7 +15,7 @@ compared for equality, with inode, device, ctime and size; a folder changed with
 most one warning per file and process), never an exception and never a different
 result.
 
-A hit imports nothing but ``os``, ``sys`` and ``zlib``; in particular neither
+A hit imports nothing but ``gc``, ``os``, ``stat``, ``sys`` and ``zlib``; in particular neither
 ``importlib.metadata`` nor ``importlib_metadata``.
 
 File format (version 1), all text UTF-8 with surrogates passed through::
@@ -37,7 +37,7 @@ import os
 import sys
 import zlib
 
-from ._discovery import Scan, custom_finders, scan, stamp
+from ._discovery import Scan, custom_finders, scan, stamp, without_gc
 from ._entrypoints import Distribution, EntryPoint, _CachedEntryPoint, _DistTable
 
 TYPE_CHECKING = False
@@ -243,7 +243,8 @@ class _ScannedSnapshot(_Snapshot):
     def _build(self, namespace: str) -> tuple[EntryPoint, ...]:
         dists = self._dists
         rows = self._groups.get(namespace, ())
-        return tuple([EntryPoint(name, value, namespace, dists[i]) for name, value, i in rows])
+        # A generator, so the entry points are made while the collector is paused.
+        return without_gc(tuple, (EntryPoint(n, v, namespace, dists[i]) for n, v, i in rows))
 
     def counts(self) -> dict[str, int]:
         return {group: len(rows) for group, rows in self._groups.items()}
@@ -296,22 +297,22 @@ class _FileSnapshot(_Snapshot):
             data = _read_section(self._file, self._identity, offset, length)
         if data is None or zlib.crc32(data) != crc:
             raise _Stale
-        parts = data.decode("utf-8", "surrogatepass").split("\0")
-        if len(parts) != 3 * n_eps + 3 * n_dists:
+        # The distributions' block stays one string until an entry point's dist is read.
+        parts = data.decode("utf-8", "surrogatepass").split("\0", 3 * n_eps)
+        if n_eps < 1 or len(parts) != 3 * n_eps + 1 or parts[-1].count("\0") != 3 * n_dists - 1:
             raise _Stale
-        table = _DistTable(parts[3 * n_eps :])
+        table = _DistTable(parts[-1])
         from itertools import repeat
 
-        return tuple(
-            map(
-                _CachedEntryPoint,
-                parts[:n_eps],
-                parts[n_eps : 2 * n_eps],
-                repeat(namespace),
-                parts[2 * n_eps : 3 * n_eps],
-                repeat(table),
-            )
+        eps = map(
+            _CachedEntryPoint,
+            parts[:n_eps],
+            parts[n_eps : 2 * n_eps],
+            repeat(namespace),
+            parts[2 * n_eps : 3 * n_eps],
+            repeat(table),
         )
+        return without_gc(tuple, eps)
 
     def counts(self) -> dict[str, int]:
         out = {}

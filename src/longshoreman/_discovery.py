@@ -16,18 +16,23 @@ first distribution that declared them.
 
 from __future__ import annotations
 
+import gc
 import os
 import stat
 import sys
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Callable, Iterable, Iterator
+    from typing import ParamSpec, TypeVar
+
+    P = ParamSpec("P")
+    R = TypeVar("R")
 
     #: ``(st_mtime_ns, st_ctime_ns, st_ino, st_dev, st_size)``, or ``None`` for "absent".
     Stamp = tuple[int, int, int, int, int] | None
 
-__all__ = ["Scan", "scan", "stamp"]
+__all__ = ["Scan", "scan", "stamp", "without_gc"]
 
 #: Changes younger than this, relative to the start of a scan, are not trusted to be seen
 #: by a later ``stat``: file-system clocks tick coarsely (a jiffy on Linux, a second or
@@ -187,6 +192,9 @@ def _read(path: str, limit: int) -> bytes | None:
 
 def _headers(data: bytes) -> tuple[str | None, str | None]:
     """``(Name, Version)`` from the header block of METADATA/PKG-INFO."""
+    end = data.find(b"\n\n")
+    if end >= 0:
+        data = data[:end]  # the body (a long description) is none of our business
     name = version = None
     for raw in data.split(b"\n"):
         line = raw.strip()
@@ -197,6 +205,10 @@ def _headers(data: bytes) -> tuple[str | None, str | None]:
             name = line[5:].strip().decode("utf-8", "replace") or None
         elif version is None and head == b"version:":
             version = line[8:].strip().decode("utf-8", "replace") or None
+        else:
+            continue
+        if name is not None and version is not None:
+            break
     return name, version
 
 
@@ -324,8 +336,27 @@ def custom_finders() -> list[object]:
     ]
 
 
+def without_gc(func: Callable[P, R], *args: P.args, **kwds: P.kwargs) -> R:
+    """Run ``func`` with the cyclic garbage collector paused.
+
+    Discovery and cache hits allocate bursts of small objects that form no cycles; a
+    collection in the middle of such a burst only costs time (and grows with the heap).
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return func(*args, **kwds)
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def scan(entries: list[str], finders: list[object], started_ns: int) -> Scan:
     """Read every distribution visible through ``entries`` (absolute) and ``finders``."""
+    return without_gc(_scan, entries, finders, started_ns)
+
+
+def _scan(entries: list[str], finders: list[object], started_ns: int) -> Scan:
     result = Scan()
     ordered: list[_Dist] = []
     for entry in entries:

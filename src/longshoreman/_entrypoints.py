@@ -142,20 +142,25 @@ class _DistTable:
     """Distributions of a cache file, turned into objects only when an entry point asks.
 
     A warm hit creates one ``EntryPoint`` per plugin and no ``Distribution`` at all until
-    ``ep.dist`` is read; ``rows`` is the raw ``[name, version, path, name, ...]`` column.
+    ``ep.dist`` is read. ``text`` is the raw ``"name\\0version\\0path\\0name..."`` block,
+    split on first use.
     """
 
-    __slots__ = ("_made", "_rows")
+    __slots__ = ("_made", "_rows", "_text")
 
-    def __init__(self, rows: list[str]) -> None:
-        self._rows = rows
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._rows: list[str] | None = None
         self._made: dict[str, Distribution] = {}
 
     def get(self, key: str) -> Distribution:
         dist = self._made.get(key)
         if dist is None:
+            rows = self._rows
+            if rows is None:
+                rows = self._rows = self._text.split("\0")
             i = int(key) * 3
-            name, version, path = self._rows[i : i + 3]
+            name, version, path = rows[i : i + 3]
             dist = self._made[key] = Distribution(name, version, path or None)
         return dist
 
