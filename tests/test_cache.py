@@ -481,3 +481,19 @@ def test_cache_info_says_why_an_unsafe_folder_is_off(
     info = _cache.cache_info()
     assert info["enabled"] is False
     assert info["reason"] == f"{folder} is writable by group or others"
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_collector_state_is_restored(settled: FakeEnv, enabled: bool) -> None:
+    import gc
+
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        new_process()
+        assert summary(longshoreman.list_entry_points(G)) == EXPECTED  # from the file
+        longshoreman.invalidate_caches()
+        assert summary(longshoreman.list_entry_points(G)) == EXPECTED  # from a scan
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
