@@ -11,6 +11,7 @@ import functools
 import gc
 import logging
 import threading
+import time
 from collections.abc import Awaitable, Callable, Generator, Iterator
 from typing import Any
 
@@ -251,6 +252,30 @@ async def test_timeout_is_that_plugins_timeout_error(limit: int | None) -> None:
     assert [(ext.name, value) for ext, value in group.results] == [("e0", 0), ("e2", 2)]
     assert group.cancelled == []
     assert cancelled == [1]
+
+
+@pytest.mark.parametrize(
+    ("options", "where"),
+    [({}, "inline"), ({"max_concurrency": 1}, "inline"), ({"run_sync_in_thread": True}, "thread")],
+)
+async def test_sync_call_that_overruns_is_a_timeout(options: dict[str, Any], where: str) -> None:
+    """A sync call cannot be interrupted, but returning late is still an overrun."""
+    mgr = make(2, timeout=0.01, propagate_map_exceptions=True, **options)
+    threads: set[str] = set()
+
+    def call(ext: Extension[Any]) -> int:
+        threads.add(threading.current_thread().name)
+        if ext.obj == 1:
+            time.sleep(0.1)  # ten times the limit
+        return idx(ext)
+
+    with anyio.fail_after(GUARD), pytest.raises(ExtensionErrorGroup) as info:
+        await mgr.map(call)
+    group = info.value
+    assert [(ext.name, type(exc)) for ext, exc in group.failures] == [("e1", TimeoutError)]
+    assert [(ext.name, value) for ext, value in group.results] == [("e0", 0)]
+    on_loop = threads == {threading.current_thread().name}
+    assert on_loop == (where == "inline")
 
 
 async def test_timeout_logged_without_propagation(caplog: pytest.LogCaptureFixture) -> None:

@@ -21,7 +21,8 @@ What happens to errors:
 * ``Exception``: recorded for that extension; with ``fail_fast`` the first one cancels
   the remaining calls (they are listed as cancelled).
 * ``call_timeout``: a call still running after that many seconds is cancelled and recorded
-  as a ``TimeoutError``.
+  as a ``TimeoutError``; a synchronous call (inline or in a thread) cannot be interrupted,
+  but one that returns late is recorded as a ``TimeoutError`` all the same.
 * A cancellation exception raised by a plugin that was *not* cancelled is recorded as a
   ``RuntimeError`` (caused by it): exception groups only hold ``Exception``s.
 * Other ``BaseException``s (``KeyboardInterrupt``, ``SystemExit``): the sibling calls are
@@ -204,8 +205,14 @@ class _Run:
         else:
             self.abort(exc)
 
-    def start(self, index: int, ext: Extension[Any]) -> Awaitable[Any] | None:
-        """Make call ``index``; return what is left to await, or ``None`` if it is over."""
+    def start(
+        self, index: int, ext: Extension[Any], deadline: float = math.inf
+    ) -> Awaitable[Any] | None:
+        """Make call ``index``; return what is left to await, or ``None`` if it is over.
+
+        A synchronous call cannot be interrupted; if it returns after ``deadline`` its
+        value is dropped and the call is recorded as a ``TimeoutError``.
+        """
         try:
             if self.limiter is not None:
                 func = self.func
@@ -218,8 +225,14 @@ class _Run:
             return None
         if is_awaitable(result):
             return result  # type: ignore[no-any-return]
+        if deadline != math.inf and anyio.current_time() > deadline:
+            self.fail(index, self.overrun())
+            return None
         self.values[index] = result
         return None
+
+    def overrun(self) -> TimeoutError:
+        return TimeoutError(f"the call did not finish within {self.timeout} s")
 
     async def in_thread(self, ext: Extension[Any]) -> Any:
         call = functools.partial(_boxed, self.func, ext, self.args, self.kwds)
@@ -237,8 +250,10 @@ class _Run:
                 value = MISSING
                 with anyio.CancelScope(deadline=deadline):
                     value = await awaitable
-                if value is MISSING:
-                    raise TimeoutError(f"the call did not finish within {self.timeout} s")
+                # Cancelled at the deadline, or (a thread, which cannot be interrupted)
+                # finished after it: either way an overrun.
+                if value is MISSING or anyio.current_time() > deadline:
+                    raise self.overrun()
         except Exception as exc:
             self.fail(index, exc)
         except anyio.get_cancelled_exc_class() as exc:
@@ -263,7 +278,7 @@ class _Run:
         """Make every call in turn; a task awaits each awaitable result."""
         for index, ext in enumerate(extensions):
             deadline = self.deadline()
-            awaitable = self.start(index, ext)
+            awaitable = self.start(index, ext, deadline)
             if awaitable is not None:
                 tg.start_soon(self.finish, index, awaitable, deadline)
             if self.halted:
@@ -311,7 +326,7 @@ class _Run:
             if self.halted:
                 return
             deadline = self.deadline()
-            awaitable = self.start(index, ext)
+            awaitable = self.start(index, ext, deadline)
             if awaitable is not None:
                 await self.finish(index, awaitable, deadline)
 
