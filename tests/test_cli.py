@@ -384,6 +384,34 @@ def test_check_invoke_json(invoke_env: FakeEnv, capsys: pytest.CaptureFixture[st
     assert errors["missing"]["type"] == "ModuleNotFoundError"
 
 
+def test_check_reports_a_failing_assert_like_any_failure(
+    fake_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_env.module("assert_at_import", "assert False, 'bad import'\n")
+    fake_env.module("assert_at_call", "def factory():\n    assert False, 'bad call'\n")
+    fake_env.module("fine_plugin", "def factory():\n    return 1\n")
+    fake_env.dist(
+        "asserting",
+        "1.0",
+        {
+            NS: {
+                "at-import": "assert_at_import:x",
+                "at-call": "assert_at_call:factory",
+                "fine": "fine_plugin:factory",
+            }
+        },
+    )
+    for extra in ([], ["--invoke"]):
+        status, data = run_json(capsys, "check", NS, "--json", *extra)
+        errors = {p["name"]: p["error"] and p["error"]["message"] for p in data["plugins"]}
+        expected = {
+            "at-import": "bad import",
+            "at-call": "bad call" if extra else None,
+            "fine": None,
+        }
+        assert (status, errors) == (1, expected)
+
+
 def test_check_invoke_all_good(good_env: FakeEnv, capsys: pytest.CaptureFixture[str]) -> None:
     status, out, err = run(capsys, "check", NS, "--invoke")
     assert (status, err) == (0, "")

@@ -53,7 +53,7 @@ def test_all_is_sorted_and_complete() -> None:
 
 def test_unknown_attribute_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="has no attribute 'NoSuchThing'"):
-        _ = longshoreman.NoSuchThing  # type: ignore[attr-defined]
+        _ = longshoreman.NoSuchThing
 
 
 def test_exception_hierarchy() -> None:

@@ -151,6 +151,9 @@ def _invoke_all(namespace: str) -> dict[EntryPoint, Exception]:
     from ._manager import ExtensionManager
     from .exceptions import ExtensionErrorGroup
 
+    class _CheckingManager(ExtensionManager[object]):
+        _propagated = ()  # a failing assert is reported like any other failure
+
     failures: dict[EntryPoint, Exception] = {}
 
     def record(manager: object, ep: EntryPoint, exc: Exception) -> None:
@@ -158,7 +161,7 @@ def _invoke_all(namespace: str) -> dict[EntryPoint, Exception]:
 
     async def run() -> None:
         try:
-            async with ExtensionManager(
+            async with _CheckingManager(
                 namespace, invoke_on_load=True, on_load_failure_callback=record
             ):
                 pass

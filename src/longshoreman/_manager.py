@@ -242,6 +242,10 @@ class ExtensionManager(Generic[T]):
 
     namespace: str
     propagate_map_exceptions: bool
+    #: Errors from loading or invoking that are raised rather than reported as load
+    #: failures (stevedore's rule: a failing ``assert`` is a bug, not a missing plugin).
+    #: Tools that must report everything (``longshoreman check``) override it with ``()``.
+    _propagated: tuple[type[Exception], ...] = (AssertionError,)
 
     def __init__(
         self,
@@ -385,7 +389,7 @@ class ExtensionManager(Generic[T]):
             if self._verify_requirements:
                 check_requirements(entry_point)
             plugin = entry_point.load()
-        except AssertionError:
+        except self._propagated:
             raise
         except Exception as exc:
             self._load_failed(entry_point, exc)
@@ -397,7 +401,7 @@ class ExtensionManager(Generic[T]):
         for ext in extensions:
             try:
                 keep = self._check_extension(ext)
-            except AssertionError:
+            except self._propagated:
                 raise
             except Exception as exc:
                 self._load_failed(ext.entry_point, exc)
@@ -500,7 +504,7 @@ class ExtensionManager(Generic[T]):
             self._loading.set()
             self._loading = None
         for exc in outcome.errors.values():
-            if isinstance(exc, AssertionError):
+            if isinstance(exc, self._propagated):
                 self._state = _NEEDS_AWAIT
                 raise exc
         self._state = _READY
