@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -174,7 +175,30 @@ def test_results_identical_with_cache_on_off_cold_warm_corrupt(
     assert all(r == results[0] for r in results)
 
 
+def _reheader(data: bytes, edit: Callable[[str], str]) -> bytes:
+    """The file with its key part edited and a *valid* CRC: shape checks must catch it."""
+    eol = data.index(b"\n", len(_cache.MAGIC))
+    _, key_len, index_len = data[len(_cache.MAGIC) : eol].split(b" ")
+    start = eol + 1
+    key = data[start : start + int(key_len)].decode("utf-8", "surrogatepass")
+    index = data[start + int(key_len) : start + int(key_len) + int(index_len)]
+    new_key = edit(key).encode("utf-8", "surrogatepass")
+    header = new_key + index
+    top = _cache.MAGIC + f"{zlib.crc32(header):08x} {len(new_key)} {len(index)}\n".encode()
+    return top + header + data[start + int(key_len) + int(index_len) :]
+
+
+def _without_stamps(key: str) -> str:
+    tokens = key.split("\0")
+    return "\0".join(tokens[: 5 + int(tokens[4])])
+
+
 CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
+    "short-key": lambda data: _reheader(data, lambda key: "a\0b"),
+    "key-without-stamps": lambda data: _reheader(data, _without_stamps),
+    "stamp-not-numbers": lambda data: _reheader(
+        data, lambda key: key[: key.rindex("\0")] + "\0x,y"
+    ),
     "empty": lambda data: b"",
     "truncated-header": lambda data: data[:30],
     "truncated-body": lambda data: data[:-10],
@@ -182,7 +206,7 @@ CORRUPTIONS: dict[str, Callable[[bytes], bytes]] = {
     "wrong-magic": lambda data: b"longshoreman-cache/9\n" + data[len(_cache.MAGIC) :],
     "flipped-header-byte": lambda data: data[:60] + bytes([data[60] ^ 0x55]) + data[61:],
     "flipped-body-byte": lambda data: data[:-3] + bytes([data[-3] ^ 0x55]) + data[-2:],
-    "wrong-shape": lambda data: _cache.MAGIC + b"00000000 5 5\nabcdeabcde",
+    "zero-checksum": lambda data: _cache.MAGIC + b"00000000 5 5\nabcdeabcde",
     "huge-lengths": lambda data: _cache.MAGIC + b"00000000 999999999 1\n",
     "json-instead": lambda data: json.dumps({"groups": {}}).encode(),
 }

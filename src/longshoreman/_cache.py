@@ -318,7 +318,7 @@ class _FileSnapshot(_Snapshot):
         out = {}
         for line in self._index.split("\n"):
             fields = line.split("\0")
-            if len(fields) == 6:
+            if len(fields) == 6 and fields[3].isdigit():
                 out[fields[0]] = int(fields[3])
         return out
 
@@ -397,7 +397,7 @@ def _load(
             data = os.pread(fd, entry[1], entry[0])
             snapshot._sections[namespace] = data
         return snapshot
-    except (OSError, ValueError, UnicodeDecodeError):
+    except (OSError, ValueError, UnicodeDecodeError, IndexError):
         _warn_once(file, "ignored corrupt cache file %s", file)
         return None
     finally:
@@ -421,13 +421,12 @@ def _parse(
     header = head[start:end]
     if len(header) != key_len + index_len or zlib.crc32(header) != int(crc_text, 16):
         raise ValueError("bad header checksum")
-    tokens = header[:key_len].decode("utf-8", "surrogatepass").split("\0")
+    stored = header[:key_len].decode("utf-8", "surrogatepass")
     index = header[key_len:].decode("utf-8", "surrogatepass")
-    # tag has 3 fields, then cwd, count, entries, count, (path, stamp) pairs
-    n_entries = int(tokens[4])
-    if "\0".join(tokens[: 5 + n_entries]) != key:
+    # The environment's key, then: #stamps, (path, stamp) pairs.
+    if not stored.startswith(key + "\0"):
         return None  # another environment with the same file name: a miss
-    rest = tokens[5 + n_entries :]
+    rest = stored[len(key) + 1 :].split("\0")
     n_stamps = int(rest[0])
     if len(rest) != 1 + 2 * n_stamps:
         raise ValueError("bad stamps")
@@ -631,7 +630,7 @@ class EntryPointCache:
         snap = self.snapshot(namespace)
         try:
             return snap.group(namespace)
-        except (_Stale, ValueError, UnicodeDecodeError):
+        except (_Stale, ValueError, UnicodeDecodeError, IndexError):
             # The file changed or broke after the header was read: scan instead.
             self._snapshot = None
             directory, _ = cache_dir()
