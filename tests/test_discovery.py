@@ -345,3 +345,17 @@ def test_parse_entry_points_handles_bom_and_crlf(caplog: pytest.LogCaptureFixtur
     data = b"\xef\xbb\xbf[g]\r\na = m:a\r\n\r\n[h]\r\nb=m:b\r\n"
     assert parse_entry_points(data, "x") == [("g", "a", "m:a"), ("h", "b", "m:b")]
     assert warnings_of(caplog) == []
+
+
+def test_broken_distribution_warns_once_however_often_it_is_rescanned(
+    fake_env: FakeEnv, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A young environment is rescanned on every call; the warning is not repeated.
+    fake_env.dist("broken", "1", f"[{G}]\ngood = m:good\nno equals sign\n")
+    for _ in range(3):
+        assert [ep.name for ep in longshoreman.list_entry_points(G)] == ["good"]
+    assert len(warnings_of(caplog)) == 1
+    # The file changes and is still broken: that is news, and is said once more.
+    fake_env.dist("broken", "1", f"[{G}]\ngood = m:good\nstill no equals sign\n")
+    assert [ep.name for ep in longshoreman.list_entry_points(G)] == ["good"]
+    assert len(warnings_of(caplog)) == 2

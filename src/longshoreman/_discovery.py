@@ -54,7 +54,21 @@ def stamp(path: str) -> Stamp:
     return (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_size)
 
 
-def _warn(message: str, *args: object) -> None:
+_warned: set[tuple[str, int]] = set()
+
+
+def _warn(key: tuple[str, int], message: str, *args: object) -> None:
+    """One WARNING per broken thing per process, however often it is scanned again.
+
+    ``key`` names the file and its content (a fixed then re-broken file warns again).
+    A young environment is rescanned on every call (see ``RACY_NS``): without this, each
+    of those calls would repeat the warning.
+    """
+    if key in _warned:
+        return
+    if len(_warned) > 10_000:
+        _warned.clear()
+    _warned.add(key)
     import logging
 
     logging.getLogger("longshoreman").warning(message, *args)
@@ -153,6 +167,7 @@ def parse_entry_points(data: bytes, where: str) -> list[tuple[str, str, str]]:
         out.append((group, name, value.strip()))
     if bad:
         _warn(
+            (where, hash(data)),
             "skipped %d malformed line(s) in %s (first: line %d); its other entry points are kept",
             len(bad),
             where,
@@ -239,6 +254,7 @@ def _from_folder(base: str, folder: str, kind: str, scan: Scan) -> _Dist | None:
     if headers is None:
         if os.path.exists(f"{path}/entry_points.txt"):
             _warn(
+                (path, 0),
                 "ignored %s: it has no readable METADATA/PKG-INFO, so it is not a distribution",
                 path,
             )
@@ -246,7 +262,12 @@ def _from_folder(base: str, folder: str, kind: str, scan: Scan) -> _Dist | None:
     name, version = headers
     key = normalize(name) if name else None
     if name is None:
-        _warn("%s has no Name in its metadata; listed as %r, shadowing nothing", path, folder_name)
+        _warn(
+            (path, hash(version)),
+            "%s has no Name in its metadata; listed as %r, shadowing nothing",
+            path,
+            folder_name,
+        )
     entry_points: list[tuple[str, str, str]] = []
     if is_dir:
         data = _read(f"{path}/entry_points.txt", _MAX_ENTRY_POINTS)
@@ -293,7 +314,7 @@ def _from_finder_dists(found: Iterable[object], where: str) -> list[_Dist]:
             version = metadata["Version"] if metadata else None
             text = dist.read_text("entry_points.txt")  # type: ignore[attr-defined]
         except Exception as exc:  # a third-party finder's fault must not hide the rest
-            _warn("skipped a distribution from %s: %r", where, exc)
+            _warn((where, hash(repr(exc))), "skipped a distribution from %s: %r", where, exc)
             continue
         if not name:
             continue
@@ -379,7 +400,7 @@ def _scan(entries: list[str], finders: list[object], started_ns: int) -> Scan:
         try:
             found_dists = list(finder.find_distributions(context))  # type: ignore[attr-defined]
         except Exception as exc:
-            _warn("distribution finder %s failed: %r", where, exc)
+            _warn((where, hash(repr(exc))), "distribution finder %s failed: %r", where, exc)
             continue
         ordered.extend(_from_finder_dists(found_dists, where))
         result.volatile = True
