@@ -359,3 +359,17 @@ def test_broken_distribution_warns_once_however_often_it_is_rescanned(
     fake_env.dist("broken", "1", f"[{G}]\ngood = m:good\nstill no equals sign\n")
     assert [ep.name for ep in longshoreman.list_entry_points(G)] == ["good"]
     assert len(warnings_of(caplog)) == 2
+
+
+def test_entry_points_and_distributions_are_read_only(fake_env: FakeEnv) -> None:
+    fake_env.dist("ro", "1", {G: {"a": "m:a"}})
+    fake_env.settle()
+    (ep,) = longshoreman.list_entry_points(G)
+    for attr in ("name", "value", "group", "dist"):
+        with pytest.raises(AttributeError):
+            setattr(ep, attr, "changed")
+    assert ep.dist is not None
+    for attr in ("name", "version", "path"):
+        with pytest.raises(AttributeError):
+            setattr(ep.dist, attr, "changed")
+    assert longshoreman.list_entry_points(G)[0].name == "a"

@@ -37,12 +37,25 @@ class Distribution:
     plain folder, else ``None``.
     """
 
-    __slots__ = ("name", "path", "version")
+    __slots__ = ("_name", "_path", "_version")
 
     def __init__(self, name: str, version: str, path: str | None = None) -> None:
-        self.name = name
-        self.version = version
-        self.path = path
+        self._name = name
+        self._version = version
+        self._path = path
+
+    # Read-only: discovery hands the same objects to every caller.
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def path(self) -> str | None:
+        return self._path
 
     def __repr__(self) -> str:
         return f"Distribution(name={self.name!r}, version={self.version!r})"
@@ -67,14 +80,27 @@ class EntryPoint:
     for it, so loading it is an ordinary load failure.
     """
 
-    __slots__ = ("_dist", "_table", "group", "name", "value")
+    __slots__ = ("_dist", "_group", "_name", "_table", "_value")
 
     def __init__(self, name: str, value: str, group: str, dist: Distribution | None = None) -> None:
-        self.name = name
-        self.value = value
-        self.group = group
+        self._name = name
+        self._value = value
+        self._group = group
         self._dist = dist
         self._table: _DistTable | None = None
+
+    # Read-only, as importlib's are: every caller shares these objects.
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def value(self) -> str:
+        return self._value
+
+    @property
+    def group(self) -> str:
+        return self._group
 
     @property
     def dist(self) -> Distribution | None:
@@ -171,8 +197,8 @@ class _CachedEntryPoint(EntryPoint):
     __slots__ = ()
 
     def __init__(self, name: str, value: str, group: str, key: str, table: _DistTable) -> None:
-        self.name = name
-        self.value = value
-        self.group = group
+        self._name = name
+        self._value = value
+        self._group = group
         self._dist = key  # type: ignore[assignment]
         self._table = table
