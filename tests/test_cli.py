@@ -163,7 +163,8 @@ def test_unknown_namespace_is_a_usage_error(
 ) -> None:
     status, out, err = run(capsys, command, "no.such.namespace", *json_flag)
     assert status == 2
-    assert out == ""
+    # list --json still prints the (empty) array its JSON form promises.
+    assert out == ("[]\n" if command == "list" and json_flag else "")
     assert err == (
         "longshoreman: error: no plugins in namespace 'no.such.namespace' in this environment\n"
     )
@@ -691,3 +692,17 @@ def test_sync_commands_never_import_anyio(env: FakeEnv) -> None:
         check=False,
     )
     assert (done.returncode, done.stderr) == (0, "anyio imported: False\n")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--json", "cache", "info"],
+        ["cache", "--json", "info"],
+        ["cache", "info", "--json"],
+    ],
+)
+def test_json_flag_anywhere_for_cache(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    status, data = run_json(capsys, *argv)
+    assert status == 0
+    assert set(data) >= {"directory", "enabled", "reason", "files"}

@@ -118,6 +118,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
         else:
             print(_table(["NAMESPACE", "PLUGINS"], [[g, str(n)] for g, n in groups]))
         return OK
+    if args.json and not list_entry_points(args.namespace):
+        _emit_json([])  # still the array §9 promises, for whoever parses stdout
     records = [_describe(ep) for ep in _entry_points(args.namespace)]
     if args.json:
         _emit_json(records)
@@ -342,6 +344,7 @@ def _parser() -> argparse.ArgumentParser:
 
     cache = commands.add_parser(
         "cache",
+        parents=[common],
         help="show or clear the on-disk entry point cache",
         description="Show or clear the on-disk entry point cache.",
     )
