@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 import longshoreman
+from longshoreman import _discovery
 
 
 @pytest.fixture(params=["asyncio", "trio"])
@@ -40,8 +41,9 @@ def isolated_cache(
 class FakeEnv:
     """Builds distributions on disk, in a folder that is on ``sys.path``."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.root = root
+        self._monkeypatch = monkeypatch
         root.mkdir(parents=True, exist_ok=True)
 
     def add_path(self, name: str, *, front: bool = True) -> Path:
@@ -110,9 +112,13 @@ class FakeEnv:
         """Date every file and folder of the fake environment ``age`` seconds back.
 
         The cache does not trust a folder modified in the last moments (the file system's
-        clock is coarse, see ``_cache``); real installs are long settled by the time a
-        program starts, and tests that want a warm cache say so with this.
+        clock is coarse, see ``_discovery.RACY_NS``); real installs are long settled by
+        the time a program starts, and tests that want a warm cache say so with this.
+        The real ``sys.path`` folders cannot be dated back (CI installs into its
+        site-packages seconds before the tests start), and nothing changes them during
+        the tests, so the racy window is narrowed to "during the scan" as well.
         """
+        self._monkeypatch.setattr(_discovery, "RACY_NS", 0)
         stamp = time.time() - age
         for top in {self.root, *(Path(p) for p in sys.path if p.startswith(str(self.root.parent)))}:
             for dirpath, dirnames, filenames in os.walk(top):
@@ -124,7 +130,7 @@ class FakeEnv:
 @pytest.fixture
 def fake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEnv]:
     root = tmp_path / "site"
-    env = FakeEnv(root)
+    env = FakeEnv(root, monkeypatch)
     monkeypatch.setattr(sys, "path", [str(root), *sys.path])
     before = set(sys.modules)
     yield env
