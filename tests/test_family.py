@@ -426,6 +426,8 @@ def test_driver_test_instance_obj_rules() -> None:
     assert DriverManager.make_test_instance(make_extension("d", Plugin)).driver is Plugin
     assert DriverManager.make_test_instance(make_extension("d", Plugin, 0)).driver == 0
     assert DriverManager.make_test_instance([make_extension("d", Plugin, "")]).driver == ""
+    by_keyword = DriverManager.make_test_instance(extensions=[make_extension("d", Plugin, 7)])
+    assert by_keyword.driver == 7
     with pytest.raises(ValueError, match="exactly one extension, got 2"):
         DriverManager.make_test_instance([make_extension("d", 1), make_extension("e", 2)])
 

@@ -84,7 +84,7 @@ class DriverManager(NamedExtensionManager[T]):
     @classmethod
     def make_test_instance(
         cls,
-        extension: Extension[T] | Iterable[Extension[T]],
+        extensions: Extension[T] | Iterable[Extension[T]],
         namespace: str = "TESTING",
         propagate_map_exceptions: bool = False,
         on_load_failure_callback: OnLoadFailureCallback | None = None,
@@ -96,13 +96,13 @@ class DriverManager(NamedExtensionManager[T]):
         run_sync_in_thread: bool = False,
     ) -> Self:
         """A ready driver manager around one extension (or a one-item iterable)."""
-        extensions = [extension] if isinstance(extension, Extension) else list(extension)
-        if len(extensions) != 1:
+        given = [extensions] if isinstance(extensions, Extension) else list(extensions)
+        if len(given) != 1:
             raise ValueError(
-                f"a DriverManager test instance takes exactly one extension, got {len(extensions)}"
+                f"a DriverManager test instance takes exactly one extension, got {len(given)}"
             )
         return super().make_test_instance(
-            extensions,
+            given,
             namespace,
             propagate_map_exceptions,
             on_load_failure_callback,
