@@ -237,6 +237,7 @@ class _ScannedSnapshot(_Snapshot):
 
     def __init__(self, path: list[str], cwd: str, key: str, result: Scan) -> None:
         super().__init__(path, cwd, key, result.stamps)
+        self.volatile = result.volatile
         self._groups = result.groups
         self._dists = [Distribution(n, v, p) for n, v, p in result.dists]
 
@@ -597,7 +598,12 @@ class EntryPointCache:
         self._overlaid[namespace] = (found, result)
         return result
 
-    def snapshot(self, namespace: str = "") -> _Snapshot:
+    def snapshot(self, namespace: str = "", *, use_disk: bool = True) -> _Snapshot:
+        """The current snapshot: the memo if still current, else the disk file, else a scan.
+
+        ``namespace`` is the group about to be asked for (read while the file is open);
+        ``use_disk=False`` skips the file, for when it just proved broken.
+        """
         snap = self._snapshot
         if snap is not None and snap.current():
             return snap
@@ -610,12 +616,11 @@ class EntryPointCache:
         finders = custom_finders()
         directory, _ = cache_dir()
         fresh: _Snapshot | None = None
-        if directory is not None and not finders:
+        if use_disk and directory is not None and not finders:
             fresh = _load(directory, path, entries, cwd, key, namespace)
         if fresh is None:
             result = scan(entries, finders, started)
             fresh = _ScannedSnapshot(path, cwd, key, result)
-            fresh.volatile = result.volatile
             if directory is not None and not result.volatile:
                 _store(directory, key, result)
         fresh.adopt(snap)
@@ -640,19 +645,7 @@ class EntryPointCache:
                     "cache file in %s changed while in use; rescanned",
                     directory,
                 )
-            return self._rescan(namespace)
-
-    def _rescan(self, namespace: str) -> tuple[EntryPoint, ...]:
-        import time
-
-        started = time.time_ns()
-        path = list(sys.path)
-        entries, cwd = _entries(path)
-        result = scan(entries, custom_finders(), started)
-        snap = _ScannedSnapshot(path, cwd, _key(entries, cwd), result)
-        snap.volatile = result.volatile
-        self._snapshot = snap
-        return snap.group(namespace)
+            return self.snapshot(namespace, use_disk=False).group(namespace)
 
     def invalidate(self) -> None:
         self._snapshot = None
