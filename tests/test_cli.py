@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import sysconfig
+import threading
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pytest
 
-from longshoreman import _cache
+from longshoreman import _cache, _cli
 from longshoreman._cli import main
 
 from .conftest import FakeEnv
@@ -208,10 +211,10 @@ def test_check_reports_each_failure_with_its_distribution(
         "missing  cli_plugins.nowhere:Thing  broken-fmt    0.2      failed\n"
         "boom     cli_plugins.boom:Boom      broken-fmt    0.2      failed\n"
         "\n"
-        "missing (cli_plugins.nowhere:Thing) from broken-fmt 0.2:\n"
+        "missing (cli_plugins.nowhere:Thing) from broken-fmt 0.2, failed while importing:\n"
         "  ModuleNotFoundError: No module named 'cli_plugins.nowhere'\n"
         "\n"
-        "boom (cli_plugins.boom:Boom) from broken-fmt 0.2:\n"
+        "boom (cli_plugins.boom:Boom) from broken-fmt 0.2, failed while importing:\n"
         "  RuntimeError: boom at import\n"
         "\n"
         "2 of 4 plugins failed to load.\n"
@@ -236,15 +239,27 @@ def test_check_json(env: FakeEnv, capsys: pytest.CaptureFixture[str], argv: list
     assert plugins[0]["value"] == "cli_plugins.fmt:Plain"
     assert plugins[0]["group"] == NS
     assert plugins[2]["error"] == {
-        "type": "ModuleNotFoundError",
+        "phase": "import",
+        "exception": "ModuleNotFoundError",
         "message": "No module named 'cli_plugins.nowhere'",
         "detail": "ModuleNotFoundError: No module named 'cli_plugins.nowhere'",
+        # The module is not there: no frame of plugin code to show.
+        "traceback": "ModuleNotFoundError: No module named 'cli_plugins.nowhere'",
     }
-    assert plugins[3]["error"] == {
-        "type": "RuntimeError",
+    boom = plugins[3]["error"]
+    assert {k: v for k, v in boom.items() if k != "traceback"} == {
+        "phase": "import",
+        "exception": "RuntimeError",
         "message": "boom at import",
         "detail": "RuntimeError: boom at import",
     }
+    path = env.root / "cli_plugins" / "boom.py"
+    assert boom["traceback"] == (
+        "Traceback (most recent call last):\n"
+        f'  File "{path}", line 1, in <module>\n'
+        "    raise RuntimeError('boom at import')\n"
+        "RuntimeError: boom at import"
+    )
 
 
 def test_check_json_all_good_exits_zero(
@@ -264,7 +279,7 @@ def test_check_names_a_syntax_error_with_its_location(
     status, data = run_json(capsys, "check", NS, "--json")
     assert status == 1
     error = data["plugins"][0]["error"]
-    assert error["type"] == "SyntaxError"
+    assert error["exception"] == "SyntaxError"
     assert f'File "{path}", line 1' in error["detail"]
 
 
@@ -353,15 +368,15 @@ def test_check_invoke_reports_invocation_failures(
     ]
     assert [block.splitlines()[:2] for block in blocks] == [
         [
-            "bad (invoke_plugins.mod:bad_config) from invoke-dist 2.0:",
+            "bad (invoke_plugins.mod:bad_config) from invoke-dist 2.0, failed while invoking:",
             "  ValueError: missing setting 'url'",
         ],
         [
-            "leaky (invoke_plugins.mod:leaky) from invoke-dist 2.0:",
+            "leaky (invoke_plugins.mod:leaky) from invoke-dist 2.0, failed while exiting:",
             "  OSError: could not close the socket",
         ],
         [
-            "missing (invoke_plugins.gone:thing) from invoke-dist 2.0:",
+            "missing (invoke_plugins.gone:thing) from invoke-dist 2.0, failed while importing:",
             "  ModuleNotFoundError: No module named 'invoke_plugins.gone'",
         ],
     ]
@@ -379,10 +394,19 @@ def test_check_invoke_json(invoke_env: FakeEnv, capsys: pytest.CaptureFixture[st
     assert data["failed"] == 3
     errors = {p["name"]: p["error"] for p in data["plugins"]}
     assert errors["good"] is None
-    assert errors["bad"]["type"] == "ValueError"
+    assert errors["bad"]["exception"] == "ValueError"
     assert errors["bad"]["message"] == "missing setting 'url'"
-    assert errors["leaky"]["type"] == "OSError"
-    assert errors["missing"]["type"] == "ModuleNotFoundError"
+    assert errors["leaky"]["exception"] == "OSError"
+    assert errors["missing"]["exception"] == "ModuleNotFoundError"
+    phases = {name: error and error["phase"] for name, error in errors.items()}
+    assert phases == {
+        "good": None,
+        "bad": "invoke",
+        "pool": None,
+        "session": None,
+        "leaky": "exit",
+        "missing": "import",
+    }
 
 
 def test_check_reports_a_failing_assert_like_any_failure(
@@ -417,6 +441,548 @@ def test_check_invoke_all_good(good_env: FakeEnv, capsys: pytest.CaptureFixture[
     status, out, err = run(capsys, "check", NS, "--invoke")
     assert (status, err) == (0, "")
     assert out.endswith("\nAll 2 plugins loaded and invoked.\n")
+
+
+# -- check: invoke arguments, non-callable plugins ------------------------------------
+
+SETTINGS_PLUGINS = """
+import contextlib
+
+CALLS = []
+
+def database(dsn, *, settings):
+    CALLS.append(("database", dsn, settings))
+    raise ConnectionRefusedError(f"{settings['host']} refused the connection")
+
+async def cache(dsn, *, settings):
+    CALLS.append(("cache", dsn, settings))
+    return "cache"
+
+@contextlib.asynccontextmanager
+async def session(dsn, *, settings):
+    CALLS.append(("session", dsn, settings))
+    yield "session"
+
+class Handler:
+    def __call__(self, dsn, *, settings):
+        CALLS.append(("handler", dsn, settings))
+        return self
+
+class Sink:
+    def __call__(self):
+        raise AssertionError("an instance that is not callable is never called")
+
+handler = Handler()
+sink = Sink.__new__(Sink)
+del Sink.__call__  # now an instance that is not callable
+"""
+
+
+NOT_INVOKED = "not invoked (not callable)"
+
+
+@pytest.fixture
+def settings_env(fake_env: FakeEnv) -> FakeEnv:
+    fake_env.module("settings_plugins.mod", SETTINGS_PLUGINS)
+    fake_env.module("settings_plugins.stdout", "def write(record):\n    print(record)\n")
+    fake_env.dist(
+        "settings-dist",
+        "4.2",
+        {
+            NS: {
+                "database": "settings_plugins.mod:database",
+                "cache": "settings_plugins.mod:cache",
+                "session": "settings_plugins.mod:session",
+                "handler": "settings_plugins.mod:handler",
+                "sink": "settings_plugins.mod:sink",
+                "stdout": "settings_plugins.stdout",
+            }
+        },
+    )
+    return fake_env
+
+
+def test_check_invoke_passes_invoke_args_and_kwds(
+    settings_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["check", NS, "--invoke", "--invoke-args", '["db://x"]']
+    argv += ["--invoke-kwds", '{"settings": {"host": "db.internal"}}']
+    status, out, err = run(capsys, *argv)
+    assert (status, err) == (1, "")
+    table, failure, summary = out.split("\n\n")
+    assert table.splitlines()[1:] == [
+        "database  settings_plugins.mod:database  settings-dist  4.2      failed",
+        "cache     settings_plugins.mod:cache     settings-dist  4.2      ok",
+        "session   settings_plugins.mod:session   settings-dist  4.2      ok",
+        "handler   settings_plugins.mod:handler   settings-dist  4.2      ok",
+        "sink      settings_plugins.mod:sink      settings-dist  4.2      " + NOT_INVOKED,
+        "stdout    settings_plugins.stdout        settings-dist  4.2      " + NOT_INVOKED,
+    ]
+    # The real error, not "missing 1 required keyword-only argument: 'settings'".
+    assert failure == (
+        "database (settings_plugins.mod:database) from settings-dist 4.2, failed while invoking:\n"
+        "  ConnectionRefusedError: db.internal refused the connection"
+    )
+    assert summary == "1 of 6 plugins failed to load or invoke; 2 not invoked (not callable).\n"
+    settings = {"host": "db.internal"}
+    calls = sys.modules["settings_plugins.mod"].CALLS
+    assert sorted(calls) == [
+        (name, "db://x", settings) for name in ("cache", "database", "handler", "session")
+    ]
+
+
+def test_check_invoke_without_the_arguments_says_what_is_missing(
+    settings_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, data = run_json(capsys, "check", NS, "--invoke", "--json")
+    assert status == 1
+    errors = {p["name"]: p["error"] for p in data["plugins"]}
+    assert errors["database"]["exception"] == "TypeError"
+    assert "required positional argument: 'dsn'" in errors["database"]["message"]
+    assert errors["sink"] is None
+    assert errors["stdout"] is None
+
+
+def test_check_invoke_leaves_non_callable_plugins_alone(
+    settings_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["check", NS, "--invoke", "--json", "--invoke-args", '["db://x"]']
+    status, data = run_json(capsys, *argv, "--invoke-kwds", '{"settings": {"host": "h"}}')
+    assert status == 1  # the database refused; the non-callable plugins are no failure
+    statuses = {p["name"]: p["status"] for p in data["plugins"]}
+    assert statuses == {
+        "database": "failed",
+        "cache": "ok",
+        "session": "ok",
+        "handler": "ok",
+        "sink": "not invoked",
+        "stdout": "not invoked",
+    }
+    assert (data["failed"], data["not_invoked"]) == (1, 2)
+
+
+def test_check_invoke_all_good_but_some_not_callable(
+    fake_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_env.module("modular_plugins.text", "def render(value):\n    return str(value)\n")
+    fake_env.module("modular_plugins.fmt", "class Plain:\n    pass\n")
+    fake_env.dist(
+        "modular",
+        "1.0",
+        {NS: {"text": "modular_plugins.text", "plain": "modular_plugins.fmt:Plain"}},
+    )
+    status, out, err = run(capsys, "check", NS, "--invoke")
+    assert (status, err) == (0, "")
+    assert out == (
+        "NAME   TARGET                     DISTRIBUTION  VERSION  STATUS\n"
+        "text   modular_plugins.text       modular       1.0      not invoked (not callable)\n"
+        "plain  modular_plugins.fmt:Plain  modular       1.0      ok\n"
+        "\n"
+        "All 2 plugins loaded, 1 invoked; 1 not invoked (not callable).\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (
+            ["--invoke-args", "[1,"],
+            "--invoke-args is not valid JSON: Expecting value: line 1 column 4 (char 3)",
+        ),
+        (["--invoke-kwds", "{'a': 1}"], "--invoke-kwds is not valid JSON: Expecting property"),
+        (["--invoke-args", '{"a": 1}'], "--invoke-args must be a JSON array, not an object"),
+        (["--invoke-args", '"x"'], "--invoke-args must be a JSON array, not a string"),
+        (["--invoke-args", "3"], "--invoke-args must be a JSON array, not a number"),
+        (["--invoke-kwds", "[1]"], "--invoke-kwds must be a JSON object, not an array"),
+        (["--invoke-kwds", "true"], "--invoke-kwds must be a JSON object, not a boolean"),
+        (["--invoke-kwds", "null"], "--invoke-kwds must be a JSON object, not null"),
+        (["--timeout", "soon"], "--timeout must be a positive number of seconds, not 'soon'"),
+        (["--timeout", "0"], "--timeout must be a positive number of seconds, not '0'"),
+        (["--timeout", "-1"], "--timeout must be a positive number of seconds, not '-1'"),
+        (["--timeout", "nan"], "--timeout must be a positive number of seconds, not 'nan'"),
+        (["--timeout", "inf"], "--timeout must be a positive number of seconds, not 'inf'"),
+    ],
+)
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_check_bad_invoke_options_are_one_line_usage_errors(
+    settings_env: FakeEnv,
+    capsys: pytest.CaptureFixture[str],
+    options: list[str],
+    message: str,
+    json_flag: list[str],
+) -> None:
+    status, out, err = run(capsys, "check", NS, "--invoke", *options, *json_flag)
+    assert (status, out) == (2, "")
+    assert err.startswith(f"longshoreman: error: {message}")
+    assert err.count("\n") == 1
+    assert "settings_plugins.mod" not in sys.modules  # nothing imported, let alone invoked
+
+
+@pytest.mark.parametrize(
+    "options", [["--invoke-args", "[]"], ["--invoke-kwds", "{}"], ["--timeout", "1"]]
+)
+def test_check_invoke_options_need_invoke(
+    settings_env: FakeEnv, capsys: pytest.CaptureFixture[str], options: list[str]
+) -> None:
+    status, out, err = run(capsys, "check", NS, *options)
+    assert (status, out) == (2, "")
+    assert err == f"longshoreman: error: {options[0]} needs --invoke\n"
+
+
+def test_check_invoke_reports_the_managers_own_refusals_by_target(
+    fake_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_env.module("agen_plugins.mod", "async def stream():\n    yield 1\n")
+    fake_env.dist("agen", "1.0", {NS: {"stream": "agen_plugins.mod:stream"}})
+    status, data = run_json(capsys, "check", NS, "--invoke", "--json")
+    assert status == 1
+    error = data["plugins"][0]["error"]
+    assert (error["phase"], error["exception"]) == ("invoke", "TypeError")
+    assert error["message"].startswith(
+        "agen_plugins.mod:stream is an async generator function, which cannot be invoked"
+    )
+
+
+# -- check: timeouts and tracebacks ---------------------------------------------------
+
+SLOW_PLUGINS = """
+import contextlib
+
+import anyio
+
+async def hangs():
+    await anyio.sleep_forever()
+
+@contextlib.asynccontextmanager
+async def never_entered():
+    await anyio.sleep_forever()
+    yield
+
+@contextlib.asynccontextmanager
+async def never_exits():
+    yield "entered"
+    await anyio.sleep_forever()
+
+def quick():
+    return "quick"
+"""
+
+
+@pytest.fixture
+def slow_env(fake_env: FakeEnv) -> FakeEnv:
+    fake_env.module("slow_plugins.mod", SLOW_PLUGINS)
+    fake_env.dist(
+        "slow-dist",
+        "0.9",
+        {
+            NS: {
+                "hangs": "slow_plugins.mod:hangs",
+                "never-entered": "slow_plugins.mod:never_entered",
+                "never-exits": "slow_plugins.mod:never_exits",
+                "quick": "slow_plugins.mod:quick",
+            }
+        },
+    )
+    return fake_env
+
+
+def test_check_timeout_fails_each_plugin_that_overruns_in_its_phase(
+    slow_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, data = run_json(capsys, "check", NS, "--invoke", "--timeout", "0.05", "--json")
+    assert status == 1
+    errors = {p["name"]: p["error"] for p in data["plugins"]}
+    assert errors["quick"] is None
+    failures = {
+        name: (error["phase"], error["exception"]) for name, error in errors.items() if error
+    }
+    assert failures == {
+        "hangs": ("invoke", "TimeoutError"),
+        "never-entered": ("enter", "TimeoutError"),
+        "never-exits": ("exit", "TimeoutError"),
+    }
+    # Where each plugin was stuck when it was cancelled.
+    path = slow_env.root / "slow_plugins" / "mod.py"
+    for name, line in [("hangs", 7), ("never-entered", 11), ("never-exits", 17)]:
+        traceback = errors[name]["traceback"]
+        assert "\nThe plugin was cancelled while waiting here:\n" in traceback
+        assert f'  File "{path}", line {line}, in ' in traceback
+
+
+def test_check_traceback_shows_the_plugins_frames_only(
+    fake_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = fake_env.module(
+        "deep_plugins.mod",
+        """
+        def connect():
+            return open_socket()
+
+        def open_socket():
+            raise ConnectionError("no route to host")
+        """,
+    )
+    fake_env.dist("deep", "1.0", {NS: {"deep": "deep_plugins.mod:connect"}})
+    failure = (
+        "deep (deep_plugins.mod:connect) from deep 1.0, failed while invoking:\n"
+        "  Traceback (most recent call last):\n"
+        f'    File "{path}", line 3, in connect\n'
+        "      return open_socket()\n"
+        "             ^^^^^^^^^^^^^\n"
+        f'    File "{path}", line 6, in open_socket\n'
+        '      raise ConnectionError("no route to host")\n'
+        "  ConnectionError: no route to host"
+    )
+    status, out, err = run(capsys, "check", NS, "--invoke", "--traceback")
+    assert (status, err) == (1, "")
+    assert out.split("\n\n")[1] == failure
+
+    status, out, err = run(capsys, "check", NS, "--invoke")
+    assert out.split("\n\n")[1] == (
+        "deep (deep_plugins.mod:connect) from deep 1.0, failed while invoking:\n"
+        "  ConnectionError: no route to host"
+    )
+
+    status, data = run_json(capsys, "check", NS, "--invoke", "--json")
+    error = data["plugins"][0]["error"]
+    assert error["traceback"] == "\n".join(line[2:] for line in failure.splitlines()[1:])
+
+
+def test_check_traceback_of_an_import_failure(
+    fake_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = fake_env.module("import_plugins.mod", "import json\njson.loads('{')\n")
+    fake_env.dist("importing", "1.0", {NS: {"bad": "import_plugins.mod:x"}})
+    status, out, _ = run(capsys, "check", NS, "--traceback")
+    assert status == 1
+    block = out.split("\n\n")[1].splitlines()
+    assert block[:3] == [
+        "bad (import_plugins.mod:x) from importing 1.0, failed while importing:",
+        "  Traceback (most recent call last):",
+        f'    File "{path}", line 2, in <module>',
+    ]
+    assert block[-1].startswith("  json.decoder.JSONDecodeError: Expecting property name")
+    assert "importlib" not in out
+    assert "_cli.py" not in out
+
+
+# -- check: timings -------------------------------------------------------------------
+
+
+class FakeClock(ModuleType):
+    """A clock the plugins advance, so timings are exact: ``lsm_clock.advance(s)``."""
+
+    def __init__(self) -> None:
+        super().__init__("lsm_clock")
+        self.now = 0.0
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def timed_env(fake_env: FakeEnv, monkeypatch: pytest.MonkeyPatch) -> FakeEnv:
+    clock = FakeClock()
+    monkeypatch.setitem(sys.modules, "lsm_clock", clock)
+    monkeypatch.setattr(_cli, "_clock", clock)
+    fake_env.module(
+        "timed_plugins.heavy",
+        "import lsm_clock\nlsm_clock.advance(0.3)\n\ndef factory():\n    return 1\n",
+    )
+    fake_env.module(
+        "timed_plugins.slow",
+        "import lsm_clock\n\ndef factory():\n    lsm_clock.advance(0.5)\n",
+    )
+    fake_env.module("timed_plugins.module", "import lsm_clock\nlsm_clock.advance(0.05)\n")
+    fake_env.module(
+        "timed_plugins.pool",
+        """
+        import anyio
+        import lsm_clock
+
+        async def factory():
+            await anyio.sleep(0)
+            lsm_clock.advance(0.1)
+        """,
+    )
+    fake_env.dist(
+        "timed",
+        "1.0",
+        {
+            NS: {
+                "heavy": "timed_plugins.heavy:factory",
+                "slow": "timed_plugins.slow:factory",
+                "module": "timed_plugins.module",
+                "pool": "timed_plugins.pool:factory",
+            }
+        },
+    )
+    return fake_env
+
+
+def test_check_timings_slowest_first(
+    timed_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(capsys, "check", NS, "--invoke", "--timings")
+    assert (status, err) == (0, "")
+    assert out == (
+        "NAME    TARGET                       DISTRIBUTION  VERSION    IMPORT    INVOKE  STATUS\n"
+        "slow    timed_plugins.slow:factory   timed         1.0        0.0 ms  500.0 ms  ok\n"
+        "heavy   timed_plugins.heavy:factory  timed         1.0      300.0 ms    0.0 ms  ok\n"
+        "pool    timed_plugins.pool:factory   timed         1.0        0.0 ms  100.0 ms  ok\n"
+        "module  timed_plugins.module         timed         1.0       50.0 ms         -  "
+        "not invoked (not callable)\n"
+        "\n"
+        "Imports took 350.0 ms in all, one after another; invoking took 600.0 ms, "
+        "concurrently.\n"
+        "\n"
+        "All 4 plugins loaded, 3 invoked; 1 not invoked (not callable).\n"
+    )
+
+
+def test_check_timings_without_invoke(
+    timed_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, out, err = run(capsys, "check", NS, "--timings")
+    assert (status, err) == (0, "")
+    assert out == (
+        "NAME    TARGET                       DISTRIBUTION  VERSION    IMPORT  STATUS\n"
+        "heavy   timed_plugins.heavy:factory  timed         1.0      300.0 ms  ok\n"
+        "module  timed_plugins.module         timed         1.0       50.0 ms  ok\n"
+        "slow    timed_plugins.slow:factory   timed         1.0        0.0 ms  ok\n"
+        "pool    timed_plugins.pool:factory   timed         1.0        0.0 ms  ok\n"
+        "\n"
+        "Imports took 350.0 ms in all, one after another.\n"
+        "\n"
+        "All 4 plugins loaded.\n"
+    )
+
+
+def test_check_timings_json(timed_env: FakeEnv, capsys: pytest.CaptureFixture[str]) -> None:
+    status, data = run_json(capsys, "check", NS, "--invoke", "--timings", "--json")
+    assert status == 0
+    # Discovery order, in seconds; sorting is the reader's business.
+    assert [(p["name"], p["timings"]) for p in data["plugins"]] == [
+        ("heavy", {"import": 0.3, "invoke": 0.0}),
+        ("slow", {"import": 0.0, "invoke": 0.5}),
+        ("module", {"import": 0.05, "invoke": None}),
+        ("pool", {"import": 0.0, "invoke": 0.1}),
+    ]
+    assert data["timings"] == {"import": 0.35, "invoke": 0.6}
+    status, data = run_json(capsys, "check", NS, "--json")
+    assert "timings" not in data
+    assert "timings" not in data["plugins"][0]
+
+
+# -- check: progress ------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    """Stands in for a terminal on stderr; ``shown`` is set at each write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shown = threading.Event()
+
+    def write(self, text: str) -> int:
+        count = super().write(text)
+        self.shown.set()
+        return count
+
+
+def test_check_shows_progress_on_a_terminal(
+    timed_env: FakeEnv, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr(_cli, "_progress_stream", lambda: terminal)
+    monkeypatch.setattr(_cli, "PROGRESS_DELAY", 0)
+    status, out, err = run(capsys, "check", NS, "--invoke")
+    assert (status, err) == (0, "")
+    assert out.endswith("All 4 plugins loaded, 3 invoked; 1 not invoked (not callable).\n")
+    shown = terminal.getvalue()
+    prefix = f"\rchecking {NS}: "
+    for step in ["importing 1/4: heavy", "importing 4/4: pool", "invoking: 0/3 ready, waiting"]:
+        assert prefix + step in shown
+    last = shown.rstrip("\r").rpartition("\r")[2]
+    assert shown.endswith("\r")
+    assert last.strip() == ""  # the line is erased at the end
+
+
+def test_check_progress_names_a_plugin_that_hangs(
+    fake_env: FakeEnv, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The line is redrawn while the main thread is stuck in a plugin's import."""
+    terminal = Terminal()
+    gate = ModuleType("lsm_gate")
+    gate.shown = terminal.shown  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "lsm_gate", gate)
+    monkeypatch.setattr(_cli, "_progress_stream", lambda: terminal)
+    # The draw before the import comes too early; only the ticking thread can show it.
+    monkeypatch.setattr(_cli, "PROGRESS_DELAY", 0.05)
+    fake_env.module(
+        "gated_plugins.mod",
+        "import lsm_gate\n"
+        "if not lsm_gate.shown.wait(10):\n"
+        "    raise RuntimeError('no progress while the import hung')\n",
+    )
+    fake_env.dist("gated", "1.0", {NS: {"stuck": "gated_plugins.mod"}})
+    status, out, err = run(capsys, "check", NS)
+    assert (status, err) == (0, "")
+    assert out.endswith("All 1 plugin loaded.\n")
+    assert f"\rchecking {NS}: importing 1/1: stuck" in terminal.getvalue()
+
+
+def test_check_shows_no_progress_when_stderr_is_not_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert _cli._progress_stream() is None
+
+
+def pty_run(env: FakeEnv, code: str) -> tuple[int, str, bytes]:
+    """Run ``code`` with stderr on a pseudo-terminal; its exit status, stdout, terminal."""
+    pty = pytest.importorskip("pty")
+    master, slave = pty.openpty()
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            text=True,
+            env=subprocess_env(env),
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(slave)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: the terminal has no writer left
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    return done.returncode, done.stdout, shown
+
+
+def test_check_progress_on_a_real_terminal(env: FakeEnv) -> None:
+    check = f"from longshoreman import _cli\nraise SystemExit(_cli.main(['check', {NS!r}]))"
+    status, out, shown = pty_run(
+        env, "from longshoreman import _cli\n_cli.PROGRESS_DELAY = 0\n" + check
+    )
+    assert status == 1
+    assert out.endswith("2 of 4 plugins failed to load.\n")
+    assert f"\rchecking {NS}: importing 4/4: boom".encode() in shown
+    assert shown.endswith(b"\r")
+    # A check that takes less than PROGRESS_DELAY shows nothing at all.
+    status, out, shown = pty_run(env, check)
+    assert (status, shown) == (1, b"")
+    assert out.endswith("2 of 4 plugins failed to load.\n")
 
 
 # -- cache ----------------------------------------------------------------------------

@@ -16,9 +16,18 @@ The layers, bottom up (each module is private; this file is the public surface):
 Only discovery is imported by ``import longshoreman``; the rest (and anyio) is imported
 the first time one of its names is used, so a program that only lists entry points
 pays for nothing else.
+
+Logging: records go to the ``longshoreman`` logger, which has a ``logging.NullHandler``
+(the library convention): an application that configures no logging sees nothing, one
+that does sees every record. ``logging`` itself is not imported here (it would double
+the cost of ``import longshoreman``); the handler is added as soon as longshoreman's
+logging modules can be reached: now if ``logging`` is already imported, else on first
+use of a lazily imported name.
 """
 
 from __future__ import annotations
+
+import sys
 
 from ._cache import invalidate_caches, list_entry_points
 from ._entrypoints import Distribution, EntryPoint
@@ -86,10 +95,31 @@ _LAZY = {
 }
 
 
+_quiet = False
+
+
+def _add_null_handler() -> None:
+    """Give the ``longshoreman`` logger its ``NullHandler`` (once per process)."""
+    global _quiet  # noqa: PLW0603 - a once-only flag, not state
+    if _quiet:
+        return
+    import logging
+
+    logger = logging.getLogger(__name__)
+    if not any(type(handler) is logging.NullHandler for handler in logger.handlers):
+        logger.addHandler(logging.NullHandler())
+    _quiet = True
+
+
+if "logging" in sys.modules:
+    _add_null_handler()
+
+
 def __getattr__(name: str) -> object:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'longshoreman' has no attribute {name!r}")
+    _add_null_handler()  # every lazily imported module may log
     import importlib
 
     value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
