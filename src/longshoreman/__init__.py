@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from ._enabled import EnabledExtensionManager
     from ._extension import Extension
     from ._hook import HookManager
-    from ._manager import ExtensionManager
+    from ._manager import ExtensionManager, LoadFailure
     from ._named import NamedExtensionManager
     from .exceptions import (
         ExtensionErrorGroup,
@@ -51,6 +51,7 @@ __all__ = [
     "ExtensionErrorGroup",
     "ExtensionManager",
     "HookManager",
+    "LoadFailure",
     "MultipleMatches",
     "NameDispatchExtensionManager",
     "NamedExtensionManager",
@@ -74,6 +75,7 @@ _LAZY = {
     "ExtensionErrorGroup": "exceptions",
     "ExtensionManager": "_manager",
     "HookManager": "_hook",
+    "LoadFailure": "_manager",
     "MultipleMatches": "exceptions",
     "NameDispatchExtensionManager": "_dispatch",
     "NamedExtensionManager": "_named",

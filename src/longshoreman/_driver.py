@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, Self, TypeVar
 
-from . import _fanout
 from ._conflicts import ConflictResolver, error_on_conflict
 from ._entrypoints import EntryPoint
 from ._extension import Extension
-from ._manager import _NEEDS_AWAIT, OnLoadFailureCallback
+from ._manager import LoadFailure, OnLoadFailureCallback, Phase
 from ._named import NamedExtensionManager
 from .exceptions import NoMatches
 
@@ -113,17 +112,12 @@ class DriverManager(NamedExtensionManager[T]):
             run_sync_in_thread=run_sync_in_thread,
         )
 
-    def _load_failed(self, entry_point: EntryPoint | None, exc: Exception) -> None:
+    def _load_failed(self, entry_point: EntryPoint | None, exc: Exception, phase: Phase) -> None:
+        # Raised out of the start, which then undoes itself: awaiting again retries.
+        self.failures.append(LoadFailure(entry_point, phase, exc))
         if self._on_load_failure_callback is not None and entry_point is not None:
             self._on_load_failure_callback(self, entry_point, exc)
         raise exc
-
-    async def _invoke_all(self, enter: Any) -> None:
-        try:
-            await super()._invoke_all(enter)
-        except BaseException:
-            self._state = _NEEDS_AWAIT  # the driver is not usable; awaiting again retries
-            raise
 
     @property
     def driver(self) -> T:
@@ -137,15 +131,7 @@ class DriverManager(NamedExtensionManager[T]):
 
     async def __call__(self, func: Callable[..., Any], *args: Any, **kwds: Any) -> Any:
         """``func(extension, *args, **kwds)``, awaited if awaitable; errors unwrapped."""
-        self._require_ready()
-        outcome = await _fanout.run(
-            self.extensions,
-            func,
-            args,
-            kwds,
-            call_timeout=self._timeout,
-            limiter=self._thread_limiter(),
-        )
+        outcome = await self._call(self.extensions, func, args, kwds, fail_fast=False)
         if outcome.errors:
             raise outcome.errors[0]
         return outcome.values[0]

@@ -46,7 +46,22 @@ class NoUniqueMatch(RuntimeError):
 
 
 class NoMatches(NoUniqueMatch):
-    """No extension matched (an empty namespace, or no driver of that name)."""
+    """No extension matched (an empty namespace, or no driver of that name).
+
+    ``failures`` lists the :class:`~longshoreman.LoadFailure` of every plugin that was
+    found but failed to load, when that is why there is no extension (else empty).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        namespace: str | None = None,
+        name: str | None = None,
+        failures: Sequence[Any] = (),
+    ) -> None:
+        super().__init__(message, namespace=namespace, name=name)
+        self.failures = list(failures)
 
 
 class MultipleMatches(NoUniqueMatch):
