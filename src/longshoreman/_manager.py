@@ -30,12 +30,14 @@ does what this table (also in the docs) says; nothing else changes it::
   ``extensions`` goes back to the loaded, uninvoked set; every plugin it entered is
   exited, newest first, before the exception propagates.
 * **Hosts.** Each async context manager plugin is entered and exited by its own host
-  task (:meth:`ExtensionManager._host`), in a task group the starting ``async with``
-  opens and closes. The call that asked for the enter only *waits* for the host to
-  report; if that call is cancelled (timeout, cancelled start) it abandons the host,
-  which stops entering at its next checkpoint, or — if the enter completes anyway, say
-  shielded — stays to be exited with the others. Nobody ever waits on a task that waits
-  on them, so no ``__aenter__``/``__aexit__`` can deadlock the manager.
+  task (:meth:`ExtensionManager._host`), a task of the event loop's own rather than of
+  a task group around the caller, so any task may leave the ``async with`` and no
+  caller's cancellation tears a plugin down half-way; the manager waits for every host
+  it started. The call that asked for the enter only *waits* for the host to report;
+  if that call is cancelled (timeout, cancelled start) it abandons the host, which
+  stops entering at its next checkpoint, or — if the enter completes anyway, say
+  shielded — exits the plugin at once. Nobody ever waits on a task that waits on them,
+  so no ``__aenter__``/``__aexit__`` can deadlock the manager.
 * **Closing** exits the hosts one at a time, newest first, shielded from cancellation but
   bounded by the deadline in force when the close began (and by ``timeout`` per exit);
   a close that begins already cancelled gives the exits :data:`CANCELLED_CLOSE_GRACE`
@@ -58,6 +60,8 @@ through four hooks, all synchronous:
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import inspect
 import math
 from collections.abc import (
@@ -86,7 +90,6 @@ from typing import (
 
 import anyio
 import anyio.lowlevel
-from anyio.abc import TaskGroup
 
 from . import _fanout
 from ._cache import list_entry_points
@@ -198,6 +201,29 @@ class _Host:
         self.abandoned = True
         if self.scope is not None:
             self.scope.cancel()
+
+
+#: The host tasks running on asyncio (the loop itself keeps only weak references).
+_ASYNCIO_HOSTS: set[asyncio.Task[None]] = set()
+
+
+def _spawn_host(host: Callable[[_Host], Coroutine[Any, Any, None]], slot: _Host) -> None:
+    """Start a host as a task of the event loop's own, in the current context.
+
+    Not in a task group of the caller's: a task group would wrap the ``async with``
+    body in a cancel scope of ours, and only the task that opened it could close it.
+    The manager itself keeps the structure: every host is waited for (``done``)
+    before the start that spawned it fails or the close that exits it returns.
+    """
+    loop = anyio.lowlevel.current_token().native_token
+    if isinstance(loop, asyncio.AbstractEventLoop):
+        task = loop.create_task(host(slot))
+        _ASYNCIO_HOSTS.add(task)
+        task.add_done_callback(_ASYNCIO_HOSTS.discard)
+    else:
+        import trio
+
+        trio.lowlevel.spawn_system_task(host, slot, context=contextvars.copy_context())
 
 
 class _Start:
@@ -472,8 +498,6 @@ class ExtensionManager(Generic[T]):
         self.failures: list[LoadFailure] = []
         self._start: _Start | None = None  # the start in progress (STARTING)
         self._hosts: list[_Host] = []  # entered plugins of the ready manager
-        self._lifetime: TaskGroup | None = None  # where the hosts run
-        self._lifetime_task: int | None = None  # the task that opened it
         self._entered_by: int | None = None  # the task inside `async with`, if any
         self._in_flight = 0
         self._idle: anyio.Event | None = None  # set when the last call in flight ends
@@ -590,22 +614,11 @@ class ExtensionManager(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Any task may leave: the hosts belong to no task's cancel scopes.
         try:
             await self.aclose()
         finally:
             self._entered_by = None
-            if self._lifetime is not None:
-                if self._lifetime_task != anyio.get_current_task().id:
-                    # A task group can only be closed by the task that opened it. Every
-                    # plugin has been exited; closing that group is the other task's
-                    # business, which it can no longer do: say so, rather than corrupt
-                    # that task's cancel scopes.
-                    raise RuntimeError(
-                        f"{self!r} was entered by `async with` in one task and left in "
-                        "another; its plugins were exited, but a manager with async "
-                        "context manager plugins must be entered and left in one task"
-                    )
-                await self._end_lifetime()
 
     async def aclose(self) -> None:
         """Close the manager: let calls in flight finish, then exit the async context
@@ -657,14 +670,8 @@ class ExtensionManager(Generic[T]):
         start = self._start = _Start(enter, extensions)
         self._state = STARTING
         self.failures = list(self._load_failures)
-        lifetime: TaskGroup | None = None
         outcome: _fanout.Outcome | None = None
         try:
-            if enter:
-                lifetime = anyio.create_task_group()
-                await lifetime.__aenter__()
-                self._lifetime = lifetime
-                self._lifetime_task = anyio.get_current_task().id
             with start.scope:
                 outcome = await self._call(
                     extensions,
@@ -705,35 +712,21 @@ class ExtensionManager(Generic[T]):
         self._state = READY
 
     async def _undo(self, start: _Start) -> None:
-        """A start failed or was cancelled: exit what it entered, close its hosts' group."""
+        """A start failed or was cancelled: exit what it entered."""
         self.extensions = list(self._loaded)
         hosts, start.hosts = start.hosts, []
         for host in hosts:
             host.abandon()
-        try:
-            for ext, exc in await self._exit(hosts):
-                log_failure(f"error exiting {describe(ext)} after a failed start", exc)
-        finally:
-            await self._end_lifetime()
-
-    async def _end_lifetime(self) -> None:
-        """Close the hosts' task group (in the task that opened it)."""
-        lifetime, self._lifetime = self._lifetime, None
-        self._lifetime_task = None
-        if lifetime is None:
-            return
-        # Every host has finished by now: this only closes the group. (Not wrapped in a
-        # shield: a task group's scope must be the innermost one when it is exited.)
-        await lifetime.__aexit__(None, None, None)
+        for ext, exc in await self._exit(hosts):
+            log_failure(f"error exiting {describe(ext)} after a failed start", exc)
 
     # -- async context manager plugins -------------------------------------------------
 
     async def _enter_in_host(self, start: _Start, ext: Extension[Any], acm: Any) -> Any:
         """Have a host task enter ``acm``; wait (only) for it to report."""
-        assert self._lifetime is not None
         host = _Host(ext, start.order[id(ext)], acm)
         start.hosts.append(host)  # before starting it: never lose an entered plugin
-        self._lifetime.start_soon(self._host, host)
+        _spawn_host(self._host, host)
         try:
             await host.settled.wait()
         except BaseException:
@@ -748,12 +741,14 @@ class ExtensionManager(Generic[T]):
     async def _host(self, host: _Host) -> None:
         """Enter ``host.acm``, wait to be released, exit it: all in this one task.
 
-        One cancel scope spans the plugin's whole life, because a plugin may open task
-        groups and cancel scopes in ``__aenter__`` that stay open until ``__aexit__``:
-        no other scope may begin or end inside that span. Before the plugin is entered,
-        cancelling the scope abandons the enter; once entered, the scope is shielded
-        (only the manager ends the plugin) and its deadline becomes the exit's bound.
-        Never raises: whatever happens is recorded on ``host`` for the manager's tasks.
+        The host is a task of the event loop's own (see :func:`_spawn_host`), under no
+        caller's cancel scope: no caller's cancellation tears a plugin down half-way,
+        and any task may close the manager. One cancel scope spans the plugin's whole
+        life, because a plugin may open task groups and cancel scopes in ``__aenter__``
+        that stay open until ``__aexit__``, and no other scope may begin or end inside
+        that span. Before the plugin is entered, cancelling that scope abandons the
+        enter; after, its deadline is the exit's bound. Never raises: whatever happens
+        is recorded on ``host`` for the manager's tasks.
         """
         acm, cls = host.acm, type(host.acm)
         try:
@@ -766,11 +761,12 @@ class ExtensionManager(Generic[T]):
                 finally:
                     host.settled.set()
                 host.entered = True
-                scope.shield = True
-                if not host.abandoned:  # abandoned: exit now, under the cancellation
-                    await host.release.wait()
-                    scope.deadline = host.exit_deadline
-                await cls.__aexit__(acm, None, None, None)
+                try:
+                    if not host.abandoned:  # abandoned: exit now, under the cancellation
+                        await host.release.wait()
+                finally:  # released (or the event loop is shutting down): exit
+                    scope.deadline = min(scope.deadline, host.exit_deadline)
+                    await cls.__aexit__(acm, None, None, None)
             if scope.cancelled_caught and host.entered and not host.abandoned:
                 host.exit_error = TimeoutError(
                     f"exiting {host.ext.entry_point_target} did not finish in time "
@@ -778,7 +774,7 @@ class ExtensionManager(Generic[T]):
                 )
         except BaseException as exc:
             try:
-                # Once entered, the scope is shielded: no cancellation is ours.
+                # Nobody cancels an entered host but its own deadline, caught above.
                 failure = _fanout.as_failure(exc, cancelled=None if not host.entered else False)
             except BaseException:  # cancelled while entering: nobody waits for it any more
                 return

@@ -151,12 +151,17 @@ class ExtensionErrorGroup(ExceptionGroup[Exception]):
     def derive(self, excs: Sequence[Exception]) -> ExtensionErrorGroup:  # type: ignore[override]
         # split() hands us the kept members: the originals themselves, or narrowed copies
         # of nested groups whose leaves are still the original objects.
+        # One plugin per member, in order: two plugins may have raised one instance.
         kept: list[tuple[Extension[Any], Exception]] = []
+        taken: set[int] = set()
         for exc in excs:
             leaf_ids = {id(leaf) for leaf in _leaves(exc)}
-            for ext, original in self.failures:
+            for position, (ext, original) in enumerate(self.failures):
+                if position in taken:
+                    continue
                 if original is exc or any(id(leaf) in leaf_ids for leaf in _leaves(original)):
                     kept.append((ext, exc))
+                    taken.add(position)
                     break
         return ExtensionErrorGroup(
             self.message, excs, failures=kept, results=self.results, cancelled=self.cancelled
