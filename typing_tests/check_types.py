@@ -152,3 +152,9 @@ def check_callback_aliases() -> None:
         on_missing_entrypoints_callback=missing,
         conflict_resolver=resolver,
     )
+
+
+def check_bare_group(group: ExtensionErrorGroup) -> None:
+    # A bare ExtensionErrorGroup (except ExtensionErrorGroup, pytest.raises) is one of
+    # Exceptions: the type parameter has a default.
+    assert_type(group.failures, list[tuple[Extension[Any], Exception]])

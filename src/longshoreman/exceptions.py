@@ -72,7 +72,16 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-E_co = TypeVar("E_co", bound=Exception, covariant=True)
+if TYPE_CHECKING:
+    # The default (PEP 696) lets a bare ``ExtensionErrorGroup``, as in ``except
+    # ExtensionErrorGroup as group`` or ``pytest.raises(ExtensionErrorGroup)``, mean
+    # ``ExtensionErrorGroup[Exception]``; type checkers know typing_extensions without it
+    # being installed, and at run time the plain TypeVar below is all that is needed.
+    from typing_extensions import TypeVar as _TypeVar
+
+    E_co = _TypeVar("E_co", bound=Exception, covariant=True, default=Exception)
+else:
+    E_co = TypeVar("E_co", bound=Exception, covariant=True)
 E2 = TypeVar("E2", bound=Exception)
 
 
