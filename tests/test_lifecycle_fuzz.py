@@ -27,6 +27,7 @@ timing claim) these must hold:
 
 from __future__ import annotations
 
+import collections
 import gc
 import math
 import os
@@ -53,7 +54,8 @@ NS = "ls.fuzz"
 SLOTS = 6
 BOUND = 5.0  # seconds: a schedule (or the final close) that takes longer has hung
 DEFAULT_COUNT = 2000
-MAX_FAILURES = 5  # stop collecting failing seeds after this many
+# Stop after this many failing seeds (LONGSHOREMAN_FUZZ_MAX_FAILURES changes it).
+MAX_FAILURES = int(os.environ.get("LONGSHOREMAN_FUZZ_MAX_FAILURES", "5"))
 
 PLUGINS = """
 import threading
@@ -204,6 +206,7 @@ IN_USE_MSG = "is already being used by an `async with`"
 RUNTIME_MESSAGES = {
     "await": (CLOSED_MSG, CLOSED_WHILE_STARTING_MSG),
     "with": (CLOSED_MSG, CLOSED_WHILE_STARTING_MSG, IN_USE_MSG),
+    "split": (CLOSED_MSG, CLOSED_WHILE_STARTING_MSG, IN_USE_MSG),
     "map": (CLOSED_MSG, NEEDS_AWAIT_MSG),
     "map_method": (CLOSED_MSG, NEEDS_AWAIT_MSG),
     "aclose": (),
@@ -259,7 +262,8 @@ def plugin_config(rng: random.Random, *, sync: bool, threaded: bool) -> dict[str
 
 @dataclass
 class Actor:
-    op: str  # await | with | map | map_method | aclose
+    # await | with | split (entered in a child task, left in ours) | map | map_method | aclose
+    op: str
     wrapper: str  # none | move_on | fail_after | scope | tg
     deadline: float  # for the wrappers that cancel
     pre: str  # none | checkpoint | sleep
@@ -291,14 +295,20 @@ def make_actor(rng: random.Random, op: str, invoked: bool) -> Actor:
     deadline = rng.choice([0.0, rng.uniform(0, 0.002), rng.uniform(0, 0.015)])
     pre = rng.choice(["none", "none", "checkpoint", "sleep"])
     actor = Actor(op, wrapper, deadline, pre, rng.uniform(0, 0.006))
+    if op in ("map", "map_method") and rng.random() < 0.6:
+        # most maps come a little later, when a start may have finished
+        actor.pre, actor.pre_delay = "sleep", rng.uniform(0.002, 0.015)
     if op == "map_method":
         actor.method = rng.choice(["ping", "aping"])
     if op == "map":
         actor.func = rng.choice(["name", "async", "fails", "shield"])
         actor.func_delay = small_delay(rng, 0.010)
-    if op == "with":
+    if op in ("with", "split"):
         steps = ["map", "method", "sleep", "raise"] if invoked else ["map", "sleep", "raise"]
         actor.body = rng.sample(steps, rng.randint(0, 3))
+        if rng.random() < 0.5:  # hold the manager open a while, for the others' maps
+            actor.body.insert(0, "sleep")
+        actor.func_delay = rng.uniform(0.001, 0.012)
     return actor
 
 
@@ -307,9 +317,9 @@ def make_schedule(seed: int) -> Schedule:
     threaded = rng.random() < 0.3
     slots = [(i, rng.random() < 0.5) for i in rng.sample(range(SLOTS), rng.randint(0, 5))]
     configs = {i: plugin_config(rng, sync=sync, threaded=threaded) for i, sync in slots}
-    first = rng.choice(["await", "with", "with"])
+    first = rng.choice(["await", "with", "with", "split"])
     others = [
-        rng.choice(["await", "with", "map", "map_method", "aclose"])
+        rng.choice(["await", "with", "split", "map", "map_method", "aclose"])
         for _ in range(rng.choice([0, 1, 1, 2]))
     ]
     invoke_on_load = rng.random() < 0.9
@@ -351,6 +361,7 @@ class Run:
         self.schedule = schedule
         self.lsfuzz = lsfuzz
         self.problems: list[str] = []
+        self.outcomes: list[str] = []  # "op: what happened", for the summary
         self.mgr: ExtensionManager[Any] | None = None
 
     def expected(self, exc: BaseException, actor: Actor, messages: tuple[str, ...]) -> bool:
@@ -360,8 +371,8 @@ class Run:
         if type(exc) is RuntimeError:
             return any(m in str(exc) for m in messages)
         if type(exc) is NoMatches:
-            return actor.op in ("map", "map_method") or "map" in actor.body or (
-                "method" in actor.body
+            return (
+                actor.op in ("map", "map_method") or "map" in actor.body or ("method" in actor.body)
             )
         if type(exc) is BodyError:
             return "raise" in actor.body
@@ -396,12 +407,43 @@ class Run:
             async with mgr as entered:
                 assert entered is mgr
                 await self.body(actor)
+        elif actor.op == "split":
+            await self.split(actor)
         elif actor.op == "map":
             await mgr.map(await self.map_func(actor))
         elif actor.op == "map_method":
             await mgr.map_method(actor.method)
         else:
             await mgr.aclose()
+
+    async def split(self, actor: Actor) -> None:
+        """``async with mgr`` whose enter runs in a child task and whose exit runs here."""
+        mgr = self.mgr
+        assert mgr is not None
+        entered: list[bool] = []
+        errors: list[Exception] = []
+
+        async def enter() -> None:
+            try:
+                assert await mgr.__aenter__() is mgr
+            except Exception as exc:
+                errors.append(exc)
+            else:
+                entered.append(True)
+
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(enter)
+            if errors:
+                raise errors[0]
+            await self.body(actor)
+        except BaseException as exc:
+            if entered:
+                await mgr.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        else:
+            if entered:
+                await mgr.__aexit__(None, None, None)
 
     async def body(self, actor: Actor) -> None:
         mgr = self.mgr
@@ -427,12 +469,15 @@ class Run:
         """Run the actor's operation; sort what it raised (a real cancellation goes on)."""
         try:
             await self.op(actor)
+            self.outcomes.append(f"{actor.op}: returned")
         except anyio.get_cancelled_exc_class():
+            self.outcomes.append(f"{actor.op}: cancelled")
             if not really_cancelled():
                 self.problems.append(f"actor {index} ({actor.op}): a stray cancellation")
                 return
             raise
         except BaseException as exc:
+            self.outcomes.append(f"{actor.op}: {type(exc).__name__}")
             if not self.expected(exc, actor, RUNTIME_MESSAGES[actor.op]):
                 self.problems.append(f"actor {index} ({actor.op}): unexpected {describe_exc(exc)}")
 
@@ -489,6 +534,7 @@ class Run:
         mgr = self.mgr
         assert mgr is not None
         state = mgr._state
+        self.outcomes.append(f"at rest: {state}")
         self.check_exits("at rest")
         if state not in ("created", "ready", "closed"):
             self.problems.append(f"at rest in state {state!r}")
@@ -609,11 +655,15 @@ async def test_cancellation_fuzz(
     unraisable: list[str] = []
 
     def hook(info: Any) -> None:
-        unraisable.append(f"unraisable {describe_exc(info.exc_value)} in {info.object!r}")
+        unraisable.append(
+            f"unraisable {describe_exc(info.exc_value)} in {info.object!r} (reported during "
+            "this schedule; garbage of an earlier one if its replay passes)"
+        )
 
     monkeypatch.setattr(sys, "unraisablehook", hook)
     threads_before = threading.active_count()
     failures: list[str] = []
+    summary: collections.Counter[str] = collections.Counter()
     began = time.monotonic()
     for seed in seeds:
         schedule = make_schedule(seed)
@@ -621,6 +671,13 @@ async def test_cancellation_fuzz(
         await run.go(eps, current)
         if replay:
             gc.collect()
+        summary.update(run.outcomes)
+        summary.update(
+            f"plugin: {name}"
+            for r in lsfuzz.INSTANCES
+            for name in ("entered", "exited")
+            if getattr(r, "enters_done" if name == "entered" else "exits")
+        )
         run.problems += unraisable
         unraisable.clear()
         if run.problems:
@@ -636,6 +693,7 @@ async def test_cancellation_fuzz(
     if unraisable and len(failures) < MAX_FAILURES:
         failures.append(f"after the last schedule ({anyio_backend}): {unraisable}")
     print(f"{len(seeds)} schedules on {anyio_backend} in {elapsed:.1f} s")
+    print("\n".join(f"  {n:6} {what}" for what, n in sorted(summary.items())))
     assert not failures, "\n".join(failures)
     # Worker threads may stay idle for a while (anyio's and trio's thread caches), but no
     # plugin code runs in them (checked per schedule) and their number stays small.

@@ -864,7 +864,7 @@ def test_getitem_resolves_over_all_same_named_extensions(
     [record] = caplog.records  # resolved once, not on every lookup
     assert record.levelno == logging.WARNING
     assert record.getMessage() == (
-        "multiple implementations found for the 'dup' extension in the 'ls.test' namespace: "
+        "multiple implementations found for the 'dup' command in ls.test namespace: "
         "lsplug:Plain (first-dist 1.0), lsplug:Other (second-dist 2.0); using the first one"
     )
 

@@ -25,14 +25,19 @@ from ._entrypoints import Distribution, EntryPoint
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._conflicts import error_on_conflict, ignore_conflicts, warning_on_missing_entrypoint
+    from ._conflicts import (
+        ConflictResolver,
+        error_on_conflict,
+        ignore_conflicts,
+        warning_on_missing_entrypoint,
+    )
     from ._dispatch import DispatchExtensionManager, NameDispatchExtensionManager
     from ._driver import DriverManager
     from ._enabled import EnabledExtensionManager
     from ._extension import Extension
     from ._hook import HookManager
-    from ._manager import ExtensionManager, LoadFailure
-    from ._named import NamedExtensionManager
+    from ._manager import ExtensionManager, LoadFailure, OnLoadFailureCallback
+    from ._named import NamedExtensionManager, OnMissingEntrypointsCallback
     from .exceptions import (
         ExtensionErrorGroup,
         MultipleMatches,
@@ -42,6 +47,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "ConflictResolver",
     "DispatchExtensionManager",
     "Distribution",
     "DriverManager",
@@ -57,6 +63,8 @@ __all__ = [
     "NamedExtensionManager",
     "NoMatches",
     "NoUniqueMatch",
+    "OnLoadFailureCallback",
+    "OnMissingEntrypointsCallback",
     "RequirementError",
     "error_on_conflict",
     "ignore_conflicts",
@@ -68,6 +76,7 @@ __all__ = [
 __version__ = "0.1.0"
 
 _LAZY = {
+    "ConflictResolver": "_conflicts",
     "DispatchExtensionManager": "_dispatch",
     "DriverManager": "_driver",
     "EnabledExtensionManager": "_enabled",
@@ -81,6 +90,8 @@ _LAZY = {
     "NamedExtensionManager": "_named",
     "NoMatches": "exceptions",
     "NoUniqueMatch": "exceptions",
+    "OnLoadFailureCallback": "_manager",
+    "OnMissingEntrypointsCallback": "_named",
     "RequirementError": "exceptions",
     "error_on_conflict": "_conflicts",
     "ignore_conflicts": "_conflicts",

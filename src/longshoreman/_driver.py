@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Self, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar, overload
 
 from ._conflicts import ConflictResolver, error_on_conflict
 from ._entrypoints import EntryPoint
@@ -15,6 +15,8 @@ from .exceptions import NoMatches
 __all__ = ["DriverManager"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 
 class DriverManager(NamedExtensionManager[T]):
@@ -127,10 +129,29 @@ class DriverManager(NamedExtensionManager[T]):
         ext = self.extensions[0]
         if self._invoke_on_load or ext.obj is not None:
             return ext.obj  # type: ignore[return-value]
-        return ext.plugin  # type: ignore[no-any-return]
+        return ext.plugin  # type: ignore[return-value]
+
+    @overload
+    async def __call__(
+        self,
+        func: Callable[Concatenate[Extension[T], P], Awaitable[R]],
+        *args: P.args,
+        **kwds: P.kwargs,
+    ) -> R: ...
+
+    @overload
+    async def __call__(
+        self,
+        func: Callable[Concatenate[Extension[T], P], R],
+        *args: P.args,
+        **kwds: P.kwargs,
+    ) -> R: ...
 
     async def __call__(self, func: Callable[..., Any], *args: Any, **kwds: Any) -> Any:
-        """``func(extension, *args, **kwds)``, awaited if awaitable; errors unwrapped."""
+        """``func(extension, *args, **kwds)``, awaited if awaitable; errors unwrapped.
+
+        Returns ``R`` for a ``func`` returning ``R`` or ``Awaitable[R]``.
+        """
         outcome = await self._call(self.extensions, func, args, kwds, fail_fast=False)
         if outcome.errors:
             raise outcome.errors[0]

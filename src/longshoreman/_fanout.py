@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextvars
 import functools
 import inspect
+import itertools
 import math
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -157,9 +158,18 @@ def as_failure(exc: BaseException, *, cancelled: bool | None = None) -> BaseExce
     return exc
 
 
+#: What thread calls produced, by call key, until the event loop picks them up. Not
+#: returned through the thread machinery: a failing call's traceback links, through the
+#: frames that called the plugin, to the worker's record of its return value; if that
+#: record held the exception, the two would form a cycle that keeps the exception (and
+#: every frame and local it holds) alive until the cyclic collector runs.
+_THREAD_RESULTS: dict[int, tuple[bool, Any, float]] = {}
+_thread_keys = itertools.count()
+
+
 def _in_thread(
-    owner: object, func: Callable[..., Any], ext: Extension[Any], args: Any, kwds: Any
-) -> tuple[bool, Any, float]:
+    key: int, owner: object, func: Callable[..., Any], ext: Extension[Any], args: Any, kwds: Any
+) -> None:
     # Runs in the worker thread. Boxed both ways: trio refuses a thread's result that is
     # a coroutine (we await it on the loop), and an exception crossing the thread
     # boundary as itself could be changed on the way (StopIteration becomes
@@ -167,9 +177,9 @@ def _in_thread(
     token = _IN_THREAD.set((*_IN_THREAD.get(), owner))
     began = time.monotonic()
     try:
-        return True, func(ext, *args, **kwds), time.monotonic() - began
+        _THREAD_RESULTS[key] = (True, func(ext, *args, **kwds), time.monotonic() - began)
     except BaseException as exc:
-        return False, exc, time.monotonic() - began
+        _THREAD_RESULTS[key] = (False, exc, time.monotonic() - began)
     finally:
         _IN_THREAD.reset(token)
 
@@ -345,15 +355,24 @@ class _Run:
 
     async def finish_thread(self, index: int, ext: Extension[Any]) -> None:
         """Run call ``index`` in a worker thread (timed from when the thread starts it)."""
-        call = functools.partial(_in_thread, self.owner, self.func, ext, self.args, self.kwds)
+        key = next(_thread_keys)
+        call = functools.partial(_in_thread, key, self.owner, self.func, ext, self.args, self.kwds)
         try:
-            ok, result, spent = await anyio.to_thread.run_sync(call, limiter=self.limiter)
-            if not ok:
-                raise result
-            if self.timeout is not None and spent > self.timeout:
-                raise self.overrun()
-        except BaseException as exc:  # sorted out (and re-raised if need be) there
+            await anyio.to_thread.run_sync(call, limiter=self.limiter)
+        except BaseException as exc:  # the caller's cancellation
+            late = _THREAD_RESULTS.pop(key, None)  # the thread may have finished all the same
+            if late is not None and type(late[1]) is CoroutineType:
+                late[1].close()
             self.failed(index, exc)
+            return
+        ok, result, spent = _THREAD_RESULTS.pop(key)
+        if not ok:  # recorded without raising it here: no frame of ours keeps it alive
+            self.failed(index, result)
+            return
+        if self.timeout is not None and spent > self.timeout:
+            if type(result) is CoroutineType:
+                result.close()  # dropped on purpose: no "never awaited" warning
+            self.failed(index, self.overrun())
             return
         if is_awaitable(result):
             await self.finish(index, result, spent)
@@ -400,21 +419,27 @@ async def run(
     fail_fast: bool = False,
     limiter: anyio.CapacityLimiter | None = None,
     owner: object = None,
+    scopes: set[anyio.CancelScope] | None = None,
 ) -> Outcome:
     """Call ``func(ext, *args, **kwds)`` for every extension, concurrently.
 
     Returns the :class:`Outcome`; raises only what must not be turned into a per-plugin
     failure: the caller's cancellation, and ``KeyboardInterrupt``/``SystemExit`` (or any
     other non-``Exception``) from a plugin, as itself. ``owner`` (the manager) is what
-    :func:`inside_calls_of` recognises in the plugins' code.
+    :func:`inside_calls_of` recognises in the plugins' code. While calls are awaited,
+    their task group's cancel scope is in ``scopes``: cancelling it from outside (a
+    closing manager cutting its calls short) makes :func:`run` raise ``RuntimeError``.
     """
     state = _Run(extensions, func, args, kwds or {}, call_timeout, fail_fast, limiter, owner)
     token = _CALLING.set((*_CALLING.get(), owner))
     items = enumerate(extensions)
+    tg: TaskGroup | None = None
     try:
         if max_concurrency is not None and max_concurrency < len(extensions):
             async with anyio.create_task_group() as tg:
                 state.tg = tg
+                if scopes is not None:
+                    scopes.add(tg.cancel_scope)
                 for _ in range(max_concurrency):
                     tg.start_soon(state.worker, items)
         else:
@@ -425,12 +450,21 @@ async def run(
             if pending is not None:
                 async with anyio.create_task_group() as tg:
                     state.tg = tg
+                    if scopes is not None:
+                        scopes.add(tg.cancel_scope)
                     tg.start_soon(*pending)
                     state.advance(items, tg)
+        if tg is not None and tg.cancel_scope.cancel_called and not state.halted:
+            raise RuntimeError(
+                f"{owner!r} was closed while this call was in flight: its plugin calls "
+                "were cancelled"
+            )
     except BaseException as exc:
         state.drop(exc)
         raise
     finally:
+        if tg is not None and scopes is not None:
+            scopes.discard(tg.cancel_scope)
         _CALLING.reset(token)
         fatal, state.fatal = state.fatal, None
         if fatal is not None:

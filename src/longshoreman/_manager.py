@@ -173,8 +173,10 @@ class _Host:
         "index",
         "obj",
         "release",
+        "reported",
         "scope",
         "settled",
+        "stopped",
     )
 
     def __init__(self, ext: Extension[Any], index: int, acm: Any) -> None:
@@ -192,6 +194,8 @@ class _Host:
         self.fatal: BaseException | None = None  # entering or exiting raised KeyboardInterrupt…
         self.exit_error: Exception | None = None
         self.exit_deadline = math.inf
+        self.stopped = False  # ended before it was released (see ExtensionManager._host)
+        self.reported = False  # its failure was reported by the host itself
 
     def abandon(self) -> None:
         """The caller stopped waiting for the enter: stop it at its next checkpoint (a
@@ -229,10 +233,9 @@ def _spawn_host(host: Callable[[_Host], Coroutine[Any, Any, None]], slot: _Host)
 class _Start:
     """One run of the start, shared by every caller that waits for it."""
 
-    __slots__ = ("close_requested", "done", "enter", "hosts", "order", "phases", "scope")
+    __slots__ = ("close_requested", "done", "hosts", "order", "phases", "scope")
 
-    def __init__(self, enter: bool, extensions: list[Extension[Any]]) -> None:
-        self.enter = enter
+    def __init__(self, extensions: list[Extension[Any]]) -> None:
         self.order = {id(ext): index for index, ext in enumerate(extensions)}
         self.done = anyio.Event()
         self.scope = anyio.CancelScope()
@@ -501,6 +504,10 @@ class ExtensionManager(Generic[T]):
         self._entered_by: int | None = None  # the task inside `async with`, if any
         self._in_flight = 0
         self._idle: anyio.Event | None = None  # set when the last call in flight ends
+        self._call_scopes: set[anyio.CancelScope] = set()  # of the maps in flight
+        self._exit_bound = math.inf  # the earliest deadline of those closing
+        self._draining: anyio.CancelScope | None = None
+        self._exiting: _Host | None = None  # the host being exited now
         self._closed: anyio.Event | None = None  # set when a close has finished
 
     # -- loading (synchronous) ---------------------------------------------------------
@@ -632,11 +639,13 @@ class ExtensionManager(Generic[T]):
         while self._state == STARTING and self._start is not None:
             start = self._start
             start.close_requested = True
+            self._bound_exits(self._close_deadline())  # the undo honours our deadline too
             start.scope.cancel()
             with anyio.CancelScope(shield=True):
                 await start.done.wait()
         if self._state == CLOSING:
             assert self._closed is not None
+            self._bound_exits(self._close_deadline())
             await self._closed.wait()
             return
         if self._state == CLOSED:
@@ -647,27 +656,51 @@ class ExtensionManager(Generic[T]):
         self._state = CLOSING
         self._closed = closed = anyio.Event()
         hosts, self._hosts = self._hosts, []
+        self._bound_exits(self._close_deadline())
         try:
-            while self._in_flight:
-                self._idle = anyio.Event()
-                await self._idle.wait()
+            with anyio.CancelScope(shield=True):
+                await self._drain()
+            failures = await self._exit(hosts)
         finally:
-            try:
-                failures = await self._exit(hosts)
-            finally:
-                self._state = CLOSED
-                closed.set()
+            self._state = CLOSED
+            closed.set()
         if failures:
             raise ExtensionErrorGroup.from_failures(
                 f"{len(failures)} {self.namespace!r} extension(s) failed to exit", failures
             )
+
+    async def _drain(self) -> None:
+        """Wait for the calls in flight, until the close's bound; then cut them short."""
+        with anyio.CancelScope(deadline=self._exit_bound) as scope:
+            self._draining = scope
+            while self._in_flight:
+                self._idle = anyio.Event()
+                await self._idle.wait()
+        self._draining = None
+        if self._in_flight:
+            for calls in list(self._call_scopes):
+                calls.cancel()  # those maps raise RuntimeError: closed in flight
+            while self._in_flight:
+                self._idle = anyio.Event()
+                await self._idle.wait()
+
+    def _bound_exits(self, deadline: float) -> None:
+        """Every closer's deadline bounds the close in progress (the earliest wins)."""
+        if deadline >= self._exit_bound:
+            return
+        self._exit_bound = deadline
+        if self._draining is not None:
+            self._draining.deadline = deadline
+        exiting = self._exiting
+        if exiting is not None and exiting.scope is not None:
+            exiting.scope.deadline = min(exiting.scope.deadline, deadline)
 
     async def _run_start(self, *, enter: bool) -> None:
         """CREATED → STARTING → READY, or back to CREATED (CLOSED if a close asked)."""
         extensions: list[Extension[T]] = [
             Extension(e.name, e.entry_point, e.plugin, None) for e in self._loaded
         ]
-        start = self._start = _Start(enter, extensions)
+        start = self._start = _Start(extensions)
         self._state = STARTING
         self.failures = list(self._load_failures)
         outcome: _fanout.Outcome | None = None
@@ -701,13 +734,17 @@ class ExtensionManager(Generic[T]):
                     self._load_failed(ext.entry_point, error, start.phases.get(id(ext), "invoke"))
             kept = self._keep_checked(invoked)
         except BaseException:
-            await self._undo(start)
-            self._state = CLOSED if start.close_requested else CREATED
+            try:
+                await self._undo(start)
+            finally:
+                self._state = CLOSED if start.close_requested else CREATED
             raise
         finally:
             self._start = None
             start.done.set()
-        self.extensions = kept
+        # A plugin that stopped on its own while the start went on is not kept.
+        stopped = {id(host.ext) for host in start.hosts if host.stopped}
+        self.extensions = [ext for ext in kept if id(ext) not in stopped]
         self._hosts = start.hosts
         self._state = READY
 
@@ -717,8 +754,12 @@ class ExtensionManager(Generic[T]):
         hosts, start.hosts = start.hosts, []
         for host in hosts:
             host.abandon()
-        for ext, exc in await self._exit(hosts):
-            log_failure(f"error exiting {describe(ext)} after a failed start", exc)
+        self._bound_exits(self._close_deadline())
+        try:
+            for ext, exc in await self._exit(hosts):
+                log_failure(f"error exiting {describe(ext)} after a failed start", exc)
+        finally:
+            self._exit_bound = math.inf  # the next start's close has a bound of its own
 
     # -- async context manager plugins -------------------------------------------------
 
@@ -747,8 +788,14 @@ class ExtensionManager(Generic[T]):
         life, because a plugin may open task groups and cancel scopes in ``__aenter__``
         that stay open until ``__aexit__``, and no other scope may begin or end inside
         that span. Before the plugin is entered, cancelling that scope abandons the
-        enter; after, its deadline is the exit's bound. Never raises: whatever happens
-        is recorded on ``host`` for the manager's tasks.
+        enter; after, its deadline is the exit's bound (the closer sets it).
+
+        Three ways out once entered: released by a close (``__aexit__(None, None,
+        None)``); abandoned while entering (exited at once, under that cancellation:
+        the scope is cancelled for good); or stopped on its own (something in the
+        plugin, say a task group whose child failed, cancelled the wait: exited with
+        that exception, as ``async with`` would, reported at once and dropped from
+        ``extensions``). Never raises: what happens is recorded on ``host``.
         """
         acm, cls = host.acm, type(host.acm)
         try:
@@ -761,13 +808,21 @@ class ExtensionManager(Generic[T]):
                 finally:
                     host.settled.set()
                 host.entered = True
+                if host.abandoned:  # (it may have changed while the enter ran)
+                    await cls.__aexit__(acm, None, None, None)  # type: ignore[unreachable]
+                    return
                 try:
-                    if not host.abandoned:  # abandoned: exit now, under the cancellation
-                        await host.release.wait()
-                finally:  # released (or the event loop is shutting down): exit
-                    scope.deadline = min(scope.deadline, host.exit_deadline)
-                    await cls.__aexit__(acm, None, None, None)
-            if scope.cancelled_caught and host.entered and not host.abandoned:
+                    await host.release.wait()
+                except BaseException as exc:  # not released: the plugin stopped on its own
+                    host.stopped = True
+                    await cls.__aexit__(acm, type(exc), exc, exc.__traceback__)
+                    raise RuntimeError(
+                        f"{host.ext.entry_point_target} stopped on its own before its manager "
+                        "closed"
+                    ) from exc
+                scope.deadline = min(scope.deadline, host.exit_deadline)
+                await cls.__aexit__(acm, None, None, None)
+            if scope.cancelled_caught and not host.abandoned and not host.stopped:
                 host.exit_error = TimeoutError(
                     f"exiting {host.ext.entry_point_target} did not finish in time "
                     "(the close's deadline or the timeout passed)"
@@ -787,6 +842,23 @@ class ExtensionManager(Generic[T]):
         finally:
             host.settled.set()
             host.done.set()
+            self._report_alone(host)
+
+    def _report_alone(self, host: _Host) -> None:
+        """Report what no caller is waiting to hear: the failures of a plugin that
+        stopped on its own, or of an enter that was abandoned."""
+        if host.stopped:
+            exc = host.exit_error or RuntimeError(f"{host.ext.entry_point_target} stopped")
+            host.reported = True
+            self.failures.append(LoadFailure(host.ext.entry_point, "exit", exc))
+            if any(ext is host.ext for ext in self._extensions):
+                self.extensions = [ext for ext in self._extensions if ext is not host.ext]
+            log_failure(f"extension {describe(host.ext)} of {self.namespace!r} stopped", exc)
+        elif host.abandoned and (host.error or host.exit_error):
+            late = host.exit_error or host.error
+            assert late is not None
+            host.reported = True
+            log_failure(f"extension {describe(host.ext)} failed after it was abandoned", late)
 
     def _close_deadline(self) -> float:
         deadline = anyio.current_effective_deadline()
@@ -795,23 +867,29 @@ class ExtensionManager(Generic[T]):
         return deadline
 
     async def _exit(self, hosts: list[_Host]) -> list[tuple[Extension[Any], Exception]]:
-        """Exit the hosts one at a time, newest first; the failures, in discovery order."""
-        deadline = self._close_deadline()
+        """Exit the hosts one at a time, newest first, within the close's bound; the
+        failures, in discovery order. A plugin that stopped on its own, or was exited
+        as soon as an abandoned enter finished, was reported then."""
         failures: list[tuple[Extension[Any], Exception]] = []
         fatal: BaseException | None = None
         with anyio.CancelScope(shield=True):
             for host in sorted(hosts, key=lambda h: h.index, reverse=True):
-                host.exit_deadline = deadline
+                host.exit_deadline = self._exit_bound
                 if self._timeout is not None:
-                    host.exit_deadline = min(deadline, anyio.current_time() + self._timeout)
+                    host.exit_deadline = min(
+                        host.exit_deadline, anyio.current_time() + self._timeout
+                    )
+                self._exiting = host
                 host.release.set()
-                await host.done.wait()
-                if host.exit_error is not None:
+                try:
+                    await host.done.wait()
+                finally:
+                    self._exiting = None
+                if host.exit_error is not None and not host.reported:
                     _fanout.note(host.exit_error, host.ext)
                     self.failures.append(LoadFailure(host.ext.entry_point, "exit", host.exit_error))
                     failures.append((host.ext, host.exit_error))
-                if host.entered and host.fatal is not None:
-                    fatal = fatal or host.fatal
+                fatal = fatal or host.fatal
         if fatal is not None:
             raise fatal
         failures.reverse()
@@ -871,6 +949,7 @@ class ExtensionManager(Generic[T]):
                 fail_fast=fail_fast,
                 limiter=self._thread_limiter(),
                 owner=self,
+                scopes=None if starting else self._call_scopes,
             )
         finally:
             self._in_flight -= 1
@@ -902,7 +981,7 @@ class ExtensionManager(Generic[T]):
         )
 
     def _no_extensions(self) -> NoMatches:
-        failed = [f for f in self.failures if f.phase != "exit"]
+        failed = list(self.failures)
         if not failed:
             return NoMatches(f"No {self.namespace} extensions found", namespace=self.namespace)
         return NoMatches(
