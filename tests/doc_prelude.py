@@ -127,9 +127,7 @@ def install() -> Generator[None]:
     with ExitStack() as stack:
         for name, module in (("myapp", package), ("myapp.s3", s3)):
             stack.enter_context(_module(name, module))
-        stack.enter_context(
-            fake_entry_points("myapp.formatters", {"plain": Formatter, "csv": Csv})
-        )
+        stack.enter_context(fake_entry_points("myapp.formatters", {"plain": Formatter, "csv": Csv}))
         stack.enter_context(
             fake_entry_points("myapp.sinks", {"memory": MemorySink, "disk": FullDisk})
         )

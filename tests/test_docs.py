@@ -116,9 +116,7 @@ def test_the_code_blocks_type_check(tmp_path: Path) -> None:
     for path in DOCUMENTS:
         if any(s.runnable() for s in snippets(path)):
             name = path.relative_to(ROOT).with_suffix("").as_posix().replace("/", "_")
-            (tmp_path / f"snippets_{name.replace('-', '_')}.py").write_text(
-                type_check_module(path)
-            )
+            (tmp_path / f"snippets_{name.replace('-', '_')}.py").write_text(type_check_module(path))
     prefix = Path(sys.prefix)
     config = {
         "typeCheckingMode": "strict",

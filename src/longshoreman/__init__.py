@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ._enabled import EnabledExtensionManager
     from ._extension import Extension
     from ._hook import HookManager
+    from ._instrument import Instrument, PluginEvent
     from ._manager import ExtensionManager, LoadFailure, OnLoadFailureCallback
     from ._named import NamedExtensionManager, OnMissingEntrypointsCallback
     from .exceptions import (
@@ -57,6 +58,7 @@ __all__ = [
     "ExtensionErrorGroup",
     "ExtensionManager",
     "HookManager",
+    "Instrument",
     "LoadFailure",
     "MultipleMatches",
     "NameDispatchExtensionManager",
@@ -65,6 +67,7 @@ __all__ = [
     "NoUniqueMatch",
     "OnLoadFailureCallback",
     "OnMissingEntrypointsCallback",
+    "PluginEvent",
     "RequirementError",
     "error_on_conflict",
     "ignore_conflicts",
@@ -84,6 +87,7 @@ _LAZY = {
     "ExtensionErrorGroup": "exceptions",
     "ExtensionManager": "_manager",
     "HookManager": "_hook",
+    "Instrument": "_instrument",
     "LoadFailure": "_manager",
     "MultipleMatches": "exceptions",
     "NameDispatchExtensionManager": "_dispatch",
@@ -92,6 +96,7 @@ _LAZY = {
     "NoUniqueMatch": "exceptions",
     "OnLoadFailureCallback": "_manager",
     "OnMissingEntrypointsCallback": "_named",
+    "PluginEvent": "_instrument",
     "RequirementError": "exceptions",
     "error_on_conflict": "_conflicts",
     "ignore_conflicts": "_conflicts",

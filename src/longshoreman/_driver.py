@@ -53,6 +53,7 @@ class DriverManager(NamedExtensionManager[T]):
         timeout: float | None = None,
         fail_fast: bool = False,
         run_sync_in_thread: bool = False,
+        instrument: object | None = None,
     ) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
@@ -72,6 +73,7 @@ class DriverManager(NamedExtensionManager[T]):
             timeout=timeout,
             fail_fast=fail_fast,
             run_sync_in_thread=run_sync_in_thread,
+            instrument=instrument,
         )
         if not self.extensions:
             raise NoMatches(
@@ -95,6 +97,7 @@ class DriverManager(NamedExtensionManager[T]):
         timeout: float | None = None,
         fail_fast: bool = False,
         run_sync_in_thread: bool = False,
+        instrument: object | None = None,
     ) -> Self:
         """A ready driver manager around one extension (or a one-item iterable)."""
         given = [extensions] if isinstance(extensions, Extension) else list(extensions)
@@ -112,6 +115,7 @@ class DriverManager(NamedExtensionManager[T]):
             timeout=timeout,
             fail_fast=fail_fast,
             run_sync_in_thread=run_sync_in_thread,
+            instrument=instrument,
         )
 
     def _load_failed(self, entry_point: EntryPoint | None, exc: Exception, phase: Phase) -> None:

@@ -53,6 +53,7 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from ._extension import Extension
+from ._instrument import InstrumentPhase, Observer
 from ._report import describe, log_failure
 from .exceptions import ExtensionErrorGroup
 
@@ -213,11 +214,14 @@ class _Run:
         "extensions",
         "fail_fast",
         "fatal",
+        "fatal_index",
         "func",
         "halted",
         "kwds",
         "limiter",
+        "observer",
         "owner",
+        "phase",
         "tg",
         "timeout",
         "values",
@@ -244,7 +248,10 @@ class _Run:
         self.fail_fast = fail_fast
         self.limiter = limiter
         self.owner = owner
+        self.observer: Observer | None = None
+        self.phase: InstrumentPhase = "call"
         self.fatal: BaseException | None = None
+        self.fatal_index = -1
         self.halted = False
         self.tg: TaskGroup | None = None
 
@@ -260,7 +267,7 @@ class _Run:
         else:
             # Not swallowed: run() re-raises it, unwrapped, once the siblings are cancelled.
             if self.fatal is None:
-                self.fatal = exc
+                self.fatal, self.fatal_index = exc, index
             self.halt()
 
     def halt(self) -> None:
@@ -274,14 +281,20 @@ class _Run:
 
     # -- making calls ----------------------------------------------------------------
 
-    def advance(self, items: Iterator[tuple[int, Extension[Any]]], tg: TaskGroup | None) -> Any:
+    def advance(
+        self,
+        items: Iterator[tuple[int, Extension[Any]]],
+        tg: TaskGroup | None,
+        observer: Observer | None = None,
+    ) -> Any:
         """Make the calls ``items`` yields, in turn; the one loop that calls plugins.
 
         A synchronous result is recorded at once. What needs awaiting (an awaitable
         result, or a call to run in a thread) is started in ``tg``; without ``tg`` the
         loop stops there and returns it as a :data:`Pending` for the caller to finish
         (a worker awaits it itself; an unbounded run then opens its task group). Returns
-        ``None`` once ``items`` is exhausted or the run halted.
+        ``None`` once ``items`` is exhausted or the run halted. With an ``observer``,
+        every call is made by :meth:`observed`, in a task of its own.
         """
         # SPEC §10: a sync callable costs ≤ 1 µs more than calling it, so this loop is
         # flat. It never awaits: `halted` can only change when a call raised.
@@ -290,7 +303,9 @@ class _Run:
         plain: set[type] = set()  # result types known not to be awaitable
         for index, ext in items:
             pending: Pending
-            if limiter is not None and self.wants_thread(ext):
+            if observer is not None:
+                pending = (self.observed, index, ext)
+            elif limiter is not None and self.wants_thread(ext):
                 pending = (self.finish_thread, index, ext)
             else:
                 began = 0.0 if timeout is None else time.monotonic()
@@ -379,9 +394,29 @@ class _Run:
         else:
             self.values[index] = result
 
+    async def observed(self, index: int, ext: Extension[Any]) -> None:
+        """Make call ``index`` (as :meth:`advance` would), told to the observer."""
+        observer = self.observer
+        assert observer is not None
+        event = observer.start(self.phase, ext)
+        try:
+            pending = self.advance(iter(((index, ext),)), None)
+            if pending is not None:
+                await pending[0](*pending[1:])
+        finally:
+            if index in self.errors:
+                observer.end(event, "error", self.errors[index])
+            elif self.values[index] is not MISSING:
+                observer.end(event, "ok")
+            elif self.fatal_index == index:
+                observer.end(event, "error", self.fatal)
+            else:
+                observer.end(event, "cancelled")
+
     async def worker(self, items: Iterator[tuple[int, Extension[Any]]]) -> None:
+        observer = self.observer
         while not self.halted:
-            pending = self.advance(items, None)
+            pending = self.advance(items, None, observer)
             if pending is None:
                 return
             await pending[0](*pending[1:])
@@ -420,6 +455,8 @@ async def run(
     limiter: anyio.CapacityLimiter | None = None,
     owner: object = None,
     scopes: set[anyio.CancelScope] | None = None,
+    observer: Observer | None = None,
+    phase: InstrumentPhase = "call",
 ) -> Outcome:
     """Call ``func(ext, *args, **kwds)`` for every extension, concurrently.
 
@@ -431,6 +468,8 @@ async def run(
     closing manager cutting its calls short) makes :func:`run` raise ``RuntimeError``.
     """
     state = _Run(extensions, func, args, kwds or {}, call_timeout, fail_fast, limiter, owner)
+    if observer is not None:
+        state.observer, state.phase = observer, phase
     token = _CALLING.set((*_CALLING.get(), owner))
     items = enumerate(extensions)
     tg: TaskGroup | None = None
@@ -446,14 +485,14 @@ async def run(
             # One real checkpoint per map, even over sync callables: a loop of maps can
             # always be cancelled, and other tasks get to run.
             await anyio.lowlevel.checkpoint()
-            pending = state.advance(items, None)
+            pending = state.advance(items, None, observer)
             if pending is not None:
                 async with anyio.create_task_group() as tg:
                     state.tg = tg
                     if scopes is not None:
                         scopes.add(tg.cancel_scope)
                     tg.start_soon(*pending)
-                    state.advance(items, tg)
+                    state.advance(items, tg, observer)
         if tg is not None and tg.cancel_scope.cancel_called and not state.halted:
             raise RuntimeError(
                 f"{owner!r} was closed while this call was in flight: its plugin calls "

@@ -51,6 +51,7 @@ class HookManager(NamedExtensionManager[T]):
         timeout: float | None = None,
         fail_fast: bool = False,
         run_sync_in_thread: bool = False,
+        instrument: object | None = None,
     ) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
@@ -71,6 +72,7 @@ class HookManager(NamedExtensionManager[T]):
             timeout=timeout,
             fail_fast=fail_fast,
             run_sync_in_thread=run_sync_in_thread,
+            instrument=instrument,
         )
         if conflict_resolver is not None and len(self.extensions) > 1:
             self.extensions = [conflict_resolver(namespace, name, self.extensions)]

@@ -96,6 +96,7 @@ from ._cache import list_entry_points
 from ._conflicts import ConflictResolver, ignore_conflicts
 from ._entrypoints import EntryPoint
 from ._extension import Extension
+from ._instrument import InstrumentPhase, Observer
 from ._report import LOG, describe, log_failure
 from .exceptions import ExtensionErrorGroup, NoMatches, RequirementError
 
@@ -385,6 +386,9 @@ class ExtensionManager(Generic[T]):
         run_sync_in_thread: run synchronous plugin callables in worker threads (this
             manager's own limiter: ``max_concurrency`` threads, or 40) rather than on the
             event loop.
+        instrument: an object with ``on_start(event)`` and/or ``on_end(event)``, told
+            about every plugin load, invoke, enter, call and exit (see
+            :class:`~longshoreman.PluginEvent`; :mod:`longshoreman.otel` makes spans).
     """
 
     namespace: str
@@ -409,6 +413,7 @@ class ExtensionManager(Generic[T]):
         timeout: float | None = None,
         fail_fast: bool = False,
         run_sync_in_thread: bool = False,
+        instrument: object | None = None,
     ) -> None:
         self._configure(
             namespace,
@@ -419,6 +424,7 @@ class ExtensionManager(Generic[T]):
             timeout=timeout,
             fail_fast=fail_fast,
             run_sync_in_thread=run_sync_in_thread,
+            instrument=instrument,
         )
         self._invoke_on_load = invoke_on_load
         self._invoke_args = tuple(invoke_args)
@@ -442,6 +448,7 @@ class ExtensionManager(Generic[T]):
         timeout: float | None = None,
         fail_fast: bool = False,
         run_sync_in_thread: bool = False,
+        instrument: object | None = None,
     ) -> Self:
         """A ready manager over the given extensions, without discovery or invocation."""
         self = cls.__new__(cls)
@@ -454,6 +461,7 @@ class ExtensionManager(Generic[T]):
             timeout=timeout,
             fail_fast=fail_fast,
             run_sync_in_thread=run_sync_in_thread,
+            instrument=instrument,
         )
         self._invoke_on_load = False
         self._invoke_args = ()
@@ -476,6 +484,7 @@ class ExtensionManager(Generic[T]):
         timeout: float | None,
         fail_fast: bool,
         run_sync_in_thread: bool,
+        instrument: object | None,
     ) -> None:
         if max_concurrency is not None and (
             isinstance(max_concurrency, bool)
@@ -493,6 +502,7 @@ class ExtensionManager(Generic[T]):
         self._timeout = timeout
         self._fail_fast = fail_fast
         self._run_sync_in_thread = run_sync_in_thread
+        self._observer = None if instrument is None else Observer(instrument, namespace)
         self._limiter: anyio.CapacityLimiter | None = None
         self._limiter_loop: object = None
         self._by_name: dict[str, list[Extension[T]]] | None = None
@@ -541,16 +551,22 @@ class ExtensionManager(Generic[T]):
 
     def _load_one(self, entry_point: EntryPoint) -> Extension[T] | None:
         phase: Phase = "requirements"
+        observer = self._observer
+        event = None if observer is None else observer.start("load", None, entry_point)
         try:
             if self._verify_requirements:
                 check_requirements(entry_point)
             phase = "import"
             plugin = entry_point.load()
-        except self._propagated:
-            raise
-        except Exception as exc:
+        except BaseException as exc:
+            if observer is not None and event is not None:
+                observer.end(event, "error", exc)
+            if isinstance(exc, self._propagated) or not isinstance(exc, Exception):
+                raise
             self._load_failed(entry_point, exc, phase)
             return None
+        if observer is not None and event is not None:
+            observer.end(event, "ok")
         return Extension(entry_point.name, entry_point, plugin, None)
 
     def _keep_checked(self, extensions: Iterable[Extension[T]]) -> list[Extension[T]]:
@@ -804,7 +820,7 @@ class ExtensionManager(Generic[T]):
             with anyio.CancelScope() as scope:
                 host.scope = scope
                 try:
-                    host.obj = await cls.__aenter__(acm)
+                    host.obj = await self._observed(host, "enter", cls.__aenter__, acm)
                 finally:
                     host.settled.set()
                 host.entered = True
@@ -821,7 +837,7 @@ class ExtensionManager(Generic[T]):
                         "closed"
                     ) from exc
                 scope.deadline = min(scope.deadline, host.exit_deadline)
-                await cls.__aexit__(acm, None, None, None)
+                await self._observed(host, "exit", cls.__aexit__, acm, None, None, None)
             if scope.cancelled_caught and not host.abandoned and not host.stopped:
                 host.exit_error = TimeoutError(
                     f"exiting {host.ext.entry_point_target} did not finish in time "
@@ -843,6 +859,21 @@ class ExtensionManager(Generic[T]):
             host.settled.set()
             host.done.set()
             self._report_alone(host)
+
+    async def _observed(self, host: _Host, phase: InstrumentPhase, method: Any, *args: Any) -> Any:
+        """``await method(*args)``, told to the instrument (if any) as ``phase``."""
+        observer = self._observer
+        if observer is None:
+            return await method(*args)
+        event = observer.start(phase, host.ext)
+        try:
+            result = await method(*args)
+        except BaseException as exc:
+            cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+            observer.end(event, "cancelled" if cancelled else "error", exc)
+            raise
+        observer.end(event, "ok")
+        return result
 
     def _report_alone(self, host: _Host) -> None:
         """Report what no caller is waiting to hear: the failures of a plugin that
@@ -950,6 +981,8 @@ class ExtensionManager(Generic[T]):
                 limiter=self._thread_limiter(),
                 owner=self,
                 scopes=None if starting else self._call_scopes,
+                observer=self._observer,
+                phase="invoke" if starting else "call",
             )
         finally:
             self._in_flight -= 1
