@@ -203,16 +203,17 @@ CLOSED_MSG = "is closed"
 NEEDS_AWAIT_MSG = "`await` it or use `async with`"
 CLOSED_WHILE_STARTING_MSG = "was closed while it was starting"
 IN_USE_MSG = "is already being used by an `async with`"
+CUT_MSG = "was closed while this call was in flight"  # a close's deadline passed first
 RUNTIME_MESSAGES = {
     "await": (CLOSED_MSG, CLOSED_WHILE_STARTING_MSG),
     "with": (CLOSED_MSG, CLOSED_WHILE_STARTING_MSG, IN_USE_MSG),
     "split": (CLOSED_MSG, CLOSED_WHILE_STARTING_MSG, IN_USE_MSG),
-    "map": (CLOSED_MSG, NEEDS_AWAIT_MSG),
-    "map_method": (CLOSED_MSG, NEEDS_AWAIT_MSG),
+    "map": (CLOSED_MSG, NEEDS_AWAIT_MSG, CUT_MSG),
+    "map_method": (CLOSED_MSG, NEEDS_AWAIT_MSG, CUT_MSG),
     "aclose": (),
 }
 # A `with` body's map may meet the same messages as a map.
-BODY_MESSAGES = (CLOSED_MSG, NEEDS_AWAIT_MSG)
+BODY_MESSAGES = (CLOSED_MSG, NEEDS_AWAIT_MSG, CUT_MSG)
 
 
 class BodyError(Exception):
@@ -295,9 +296,12 @@ def make_actor(rng: random.Random, op: str, invoked: bool) -> Actor:
     deadline = rng.choice([0.0, rng.uniform(0, 0.002), rng.uniform(0, 0.015)])
     pre = rng.choice(["none", "none", "checkpoint", "sleep"])
     actor = Actor(op, wrapper, deadline, pre, rng.uniform(0, 0.006))
-    if op in ("map", "map_method") and rng.random() < 0.6:
-        # most maps come a little later, when a start may have finished
-        actor.pre, actor.pre_delay = "sleep", rng.uniform(0.002, 0.015)
+    if op in ("map", "map_method"):
+        roll = rng.random()
+        if roll < 0.4:  # many maps wait until a start has finished: maps on ready managers
+            actor.pre, actor.pre_delay = "ready", 0.030
+        elif roll < 0.8:  # others come a little later, when a start may have finished
+            actor.pre, actor.pre_delay = "sleep", rng.uniform(0.002, 0.015)
     if op == "map_method":
         actor.method = rng.choice(["ping", "aping"])
     if op == "map":
@@ -486,6 +490,12 @@ class Run:
             await anyio.lowlevel.checkpoint()
         elif actor.pre == "sleep":
             await anyio.sleep(actor.pre_delay)
+        elif actor.pre == "ready":
+            with anyio.move_on_after(actor.pre_delay):
+                for _ in range(10_000):
+                    if self.mgr is not None and self.mgr._state in ("ready", "closed"):
+                        break
+                    await anyio.sleep(0.0005)
         try:
             if actor.wrapper == "none":
                 await self.guarded(index, actor)
