@@ -59,12 +59,12 @@ class PluginEvent:
         extension: Extension[Any] | None,
         entry_point: EntryPoint | None,
     ) -> None:
-        self.namespace = namespace
+        self.namespace: str = namespace
         self.phase: InstrumentPhase = phase
-        self.extension = extension
-        self.entry_point = entry_point
-        self.started = 0.0  # time.perf_counter() when the plugin's code began
-        self.duration = 0.0
+        self.extension: Extension[Any] | None = extension
+        self.entry_point: EntryPoint | None = entry_point
+        self.started: float = 0.0  # time.perf_counter() when the plugin's code began
+        self.duration: float = 0.0
         self.outcome: Outcome = "ok"
         self.exception: BaseException | None = None
         self.state: Any = None

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from ._extension import Extension
+    from ._manager import LoadFailure
 
 __all__ = [
     "ExtensionErrorGroup",
@@ -58,10 +59,10 @@ class NoMatches(NoUniqueMatch):
         *,
         namespace: str | None = None,
         name: str | None = None,
-        failures: Sequence[Any] = (),
+        failures: Sequence[LoadFailure] = (),
     ) -> None:
         super().__init__(message, namespace=namespace, name=name)
-        self.failures = list(failures)
+        self.failures: list[LoadFailure] = list(failures)
 
 
 class MultipleMatches(NoUniqueMatch):
