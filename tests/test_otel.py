@@ -155,3 +155,25 @@ async def test_every_phase_makes_a_span(
 def test_unknown_phases_are_refused() -> None:
     with pytest.raises(ValueError, match=r"unknown phases \['calls'\]"):
         OpenTelemetryInstrument(phases={"calls"})  # type: ignore[arg-type]
+
+
+def test_the_tracing_example_shows_one_request_as_a_tree(
+    fake_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import re
+    import runpy
+    from pathlib import Path
+
+    example = Path(__file__).parent.parent / "examples" / "tracing.py"
+    runpy.run_path(str(example), run_name="__main__")
+    lines = capsys.readouterr().out.splitlines()
+    shape = [re.sub(r"\(\d+\.\d ms\)", "(…)", line) for line in lines]
+    assert shape == [
+        "results: ['ok', 'ok']",
+        "GET /health  (…)",
+        "  call tracing_demo.backends:cache  (…)  outcome=ok",
+        "    cache round trip  (…)",
+        "  call tracing_demo.backends:database  (…)  outcome=ok",
+        "    database round trip  (…)",
+        "  call tracing_demo.backends:search  (…)  outcome=error  ERROR",
+    ]
