@@ -116,11 +116,23 @@ Phase: TypeAlias = Literal["requirements", "import", "invoke", "enter", "check",
 
 
 class LoadFailure(NamedTuple):
-    """An entry point that did not become an extension (or whose exit failed)."""
+    """An entry point that did not become an extension (or whose exit failed).
+
+    ``entry_point`` is ``None`` only for an exit failure of an extension made by hand
+    (``make_test_instance``); ``extension`` is set for exit failures.
+    """
 
     entry_point: EntryPoint | None
     phase: Phase
     exception: Exception
+    extension: Extension[Any] | None = None
+
+    @property
+    def name(self) -> str:
+        """The plugin's name."""
+        if self.entry_point is not None:
+            return self.entry_point.name
+        return self.extension.name if self.extension is not None else "?"
 
 
 # Threads a manager with run_sync_in_thread=True uses when max_concurrency is not set
@@ -881,7 +893,7 @@ class ExtensionManager(Generic[T]):
         if host.stopped:
             exc = host.exit_error or RuntimeError(f"{host.ext.entry_point_target} stopped")
             host.reported = True
-            self.failures.append(LoadFailure(host.ext.entry_point, "exit", exc))
+            self.failures.append(LoadFailure(host.ext.entry_point, "exit", exc, host.ext))
             if any(ext is host.ext for ext in self._extensions):
                 self.extensions = [ext for ext in self._extensions if ext is not host.ext]
             log_failure(f"extension {describe(host.ext)} of {self.namespace!r} stopped", exc)
@@ -918,7 +930,9 @@ class ExtensionManager(Generic[T]):
                     self._exiting = None
                 if host.exit_error is not None and not host.reported:
                     _fanout.note(host.exit_error, host.ext)
-                    self.failures.append(LoadFailure(host.ext.entry_point, "exit", host.exit_error))
+                    self.failures.append(
+                        LoadFailure(host.ext.entry_point, "exit", host.exit_error, host.ext)
+                    )
                     failures.append((host.ext, host.exit_error))
                 fatal = fatal or host.fatal
         if fatal is not None:
