@@ -638,6 +638,9 @@ class Run:
             self.problems.append(f"tasks: {tasks_before} before, {tasks_after} after")
 
 
+# 2,000 schedules take ~20 s per backend on an idle 2-core machine; the suite-wide
+# 60 s limit would mistake a loaded machine for a hang. Each schedule has its own bound.
+@pytest.mark.timeout(300)
 async def test_cancellation_fuzz(
     fake_env: FakeEnv, monkeypatch: pytest.MonkeyPatch, anyio_backend: str
 ) -> None:
