@@ -278,8 +278,7 @@ def test_file_rewritten_between_header_and_section_read(
     def parse_then_race(*args: object, **kwds: object) -> object:
         snapshot = real_parse(*args, **kwds)  # type: ignore[arg-type]
         # The header is read; now another process replaces the file (a new inode).
-        longshoreman_dir = isolated_cache
-        for file in cache_files(longshoreman_dir):
+        for file in cache_files(isolated_cache):
             file.unlink()
         another_process_writes_the_cache("a", "b")
         return snapshot

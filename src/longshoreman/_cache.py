@@ -252,14 +252,17 @@ class _Snapshot:
         self._tuples: dict[str, tuple[EntryPoint, ...]] = {}
 
     def current(self) -> bool:
-        if self.volatile or sys.path != self.path:
-            return False
-        if self.cwd and _getcwd() != self.cwd:
-            return False
-        if sys.meta_path != self.meta_path:
-            if custom_finders():
+        try:
+            if self.volatile or sys.path != self.path:
                 return False
-            self.meta_path = list(sys.meta_path)
+            if self.cwd and _getcwd() != self.cwd:
+                return False
+            if sys.meta_path != self.meta_path:
+                if custom_finders():
+                    return False
+                self.meta_path = list(sys.meta_path)
+        except Exception:  # an object on sys.path or sys.meta_path whose == raises
+            return False
         return _stamps_hold(self.stamps)
 
     def group(self, namespace: str) -> tuple[EntryPoint, ...]:

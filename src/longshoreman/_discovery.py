@@ -193,21 +193,39 @@ def _decode_lines(data: bytes) -> Iterator[str | None]:
             yield None
 
 
-def _read(path: str, limit: int) -> bytes | None:
-    """Up to ``limit`` bytes of a file; ``None`` if it cannot be read."""
+_CHUNK = 16384
+
+
+def _header_complete(data: bytes) -> bool:
+    return b"\n\n" in data or b"\n\r\n" in data
+
+
+def _read(path: str, limit: int, enough: Callable[[bytes], bool] | None = None) -> bytes | None:
+    """Up to ``limit`` bytes of a file; ``None`` if it cannot be read.
+
+    Reads in small chunks, growing only for a large file: ``os.read(fd, n)`` allocates
+    ``n`` bytes first, and an 8 MiB buffer per ``entry_points.txt`` cost more than the
+    rest of a scan. ``enough(data)`` true after the first chunk ends the read early (a
+    header block that is complete needs no more of its file).
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
+    except (OSError, ValueError):
         return None
     try:
-        data = os.read(fd, limit)
-        # Headers and entry point files are small; loop only for the rare large one.
-        while len(data) < limit:
-            more = os.read(fd, min(limit - len(data), 1 << 20))
-            if not more:
-                break
-            data += more
-        return data
+        want = min(limit, _CHUNK)
+        data = os.read(fd, want)
+        if enough is not None and enough(data):
+            return data
+        parts = [data]
+        size = len(data)
+        while data and size < limit:
+            if len(data) == want:
+                want = min(want * 4, 1 << 20)
+            data = os.read(fd, min(want, limit - size))
+            parts.append(data)
+            size += len(data)
+        return b"".join(parts)
     except OSError:
         return None
     finally:
@@ -244,7 +262,7 @@ def _read_headers(read: Callable[[int], bytes | None]) -> tuple[str | None, str 
     data = read(_METADATA_READ)
     if data is None:
         return None
-    if len(data) == _METADATA_READ and b"\n\n" not in data and b"\n\r\n" not in data:
+    if len(data) == _METADATA_READ and not _header_complete(data):
         data = read(_MAX_METADATA) or data  # a header block longer than one read
     return _headers(data)
 
@@ -321,10 +339,10 @@ def _from_folder(base: str, folder: str, kind: str, scan: Scan) -> _Dist | None:
         scan.stamps.append((path, stamp(path)))
     is_dir = True
     meta = f"{path}/{'METADATA' if kind == 'dist-info' else 'PKG-INFO'}"
-    headers = _read_headers(lambda limit: _read(meta, limit))
+    headers = _read_headers(lambda limit: _read(meta, limit, _header_complete))
     if headers is None and kind == "egg-info" and os.path.isfile(path):
         is_dir = False  # distutils wrote PKG-INFO as a single ``*.egg-info`` file
-        headers = _read_headers(lambda limit: _read(path, limit))
+        headers = _read_headers(lambda limit: _read(path, limit, _header_complete))
     eps = f"{path}/entry_points.txt"
     return _dist(
         path,
