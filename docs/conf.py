@@ -58,6 +58,7 @@ nitpick_ignore_regex = [
     (r"py:class", r"Sphinx"),
     (r"py:.*", r"(Awaitable|Callable|Iterable|Iterator|Sequence|Mapping|ItemsView|Any)"),
     (r"py:.*", r"(Concatenate|Generator|TracebackType|ExceptionGroup|BaseExceptionGroup)"),
+    (r"py:.*", r"(opentelemetry|trace)(\..*)?"),
 ]
 
 _PRIVATE = re.compile(r"longshoreman\.(?:_\w+|exceptions)\.(?P<name>\w+(?:\.\w+)*)")

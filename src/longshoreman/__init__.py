@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from ._enabled import EnabledExtensionManager
     from ._extension import Extension
     from ._hook import HookManager
-    from ._instrument import Instrument, PluginEvent
-    from ._manager import ExtensionManager, LoadFailure, OnLoadFailureCallback
+    from ._instrument import Instrument, InstrumentPhase, PluginEvent
+    from ._manager import ExtensionManager, FailurePhase, LoadFailure, OnLoadFailureCallback
     from ._named import NamedExtensionManager, OnMissingEntrypointsCallback
     from .exceptions import (
         ExtensionErrorGroup,
@@ -57,8 +57,10 @@ __all__ = [
     "Extension",
     "ExtensionErrorGroup",
     "ExtensionManager",
+    "FailurePhase",
     "HookManager",
     "Instrument",
+    "InstrumentPhase",
     "LoadFailure",
     "MultipleMatches",
     "NameDispatchExtensionManager",
@@ -86,8 +88,10 @@ _LAZY = {
     "Extension": "_extension",
     "ExtensionErrorGroup": "exceptions",
     "ExtensionManager": "_manager",
+    "FailurePhase": "_manager",
     "HookManager": "_hook",
     "Instrument": "_instrument",
+    "InstrumentPhase": "_instrument",
     "LoadFailure": "_manager",
     "MultipleMatches": "exceptions",
     "NameDispatchExtensionManager": "_dispatch",

@@ -8,7 +8,7 @@ from typing import Any, Concatenate, ParamSpec, Self, TypeVar, overload
 from ._conflicts import ConflictResolver, error_on_conflict
 from ._entrypoints import EntryPoint
 from ._extension import Extension
-from ._manager import LoadFailure, OnLoadFailureCallback, Phase
+from ._manager import FailurePhase, LoadFailure, OnLoadFailureCallback
 from ._named import NamedExtensionManager
 from .exceptions import NoMatches
 
@@ -118,7 +118,9 @@ class DriverManager(NamedExtensionManager[T]):
             instrument=instrument,
         )
 
-    def _load_failed(self, entry_point: EntryPoint | None, exc: Exception, phase: Phase) -> None:
+    def _load_failed(
+        self, entry_point: EntryPoint | None, exc: Exception, phase: FailurePhase
+    ) -> None:
         # Raised out of the start, which then undoes itself: awaiting again retries.
         self.failures.append(LoadFailure(entry_point, phase, exc))
         if self._on_load_failure_callback is not None and entry_point is not None:

@@ -100,7 +100,7 @@ from ._instrument import InstrumentPhase, Observer
 from ._report import LOG, describe, log_failure
 from .exceptions import ExtensionErrorGroup, NoMatches, RequirementError
 
-__all__ = ["ExtensionManager", "LoadFailure", "OnLoadFailureCallback", "Phase"]
+__all__ = ["ExtensionManager", "FailurePhase", "LoadFailure", "OnLoadFailureCallback"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -112,7 +112,7 @@ OnLoadFailureCallback: TypeAlias = Callable[["ExtensionManager[Any]", EntryPoint
 
 #: Where a plugin failed: checking its requirements, importing, invoking, entering (an
 #: async context manager plugin), the ``check_func``, or exiting at close.
-Phase: TypeAlias = Literal["requirements", "import", "invoke", "enter", "check", "exit"]
+FailurePhase: TypeAlias = Literal["requirements", "import", "invoke", "enter", "check", "exit"]
 
 
 class LoadFailure(NamedTuple):
@@ -123,7 +123,7 @@ class LoadFailure(NamedTuple):
     """
 
     entry_point: EntryPoint | None
-    phase: Phase
+    phase: FailurePhase
     exception: Exception
     extension: Extension[Any] | None = None
 
@@ -254,7 +254,7 @@ class _Start:
         self.scope = anyio.CancelScope()
         self.close_requested = False
         self.hosts: list[_Host] = []
-        self.phases: dict[int, Phase] = {}  # id(extension) → "enter" once it got there
+        self.phases: dict[int, FailurePhase] = {}  # id(extension) → "enter" once it got there
 
 
 class _Invoke(_fanout.Call):
@@ -548,7 +548,9 @@ class ExtensionManager(Generic[T]):
         """
         return True
 
-    def _load_failed(self, entry_point: EntryPoint | None, exc: Exception, phase: Phase) -> None:
+    def _load_failed(
+        self, entry_point: EntryPoint | None, exc: Exception, phase: FailurePhase
+    ) -> None:
         """Record and report a plugin that failed to import, pass its checks or be
         invoked: to ``on_load_failure_callback``, else as one ERROR record."""
         self.failures.append(LoadFailure(entry_point, phase, exc))
@@ -562,7 +564,7 @@ class ExtensionManager(Generic[T]):
         )
 
     def _load_one(self, entry_point: EntryPoint) -> Extension[T] | None:
-        phase: Phase = "requirements"
+        phase: FailurePhase = "requirements"
         observer = self._observer
         event = None if observer is None else observer.start("load", None, entry_point)
         try:
