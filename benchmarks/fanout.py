@@ -218,6 +218,37 @@ async def sync_rows(backend: str, sizes: list[int], repeats: int) -> None:
         )
 
 
+class NoOpInstrument:
+    """Observes every call and does nothing: the cost of the hooks themselves."""
+
+    def on_start(self, event: object) -> None:
+        pass
+
+    def on_end(self, event: object) -> None:
+        pass
+
+
+async def instrument_rows(backend: str, repeats: int) -> None:
+    n = 1000
+    print(f"\n[{backend}] instrument=, N={n}: µs per call; ratio = instrumented / none")
+    print(f"{'plugins':>12} {'none':>8} {'no-op':>8} | {'ratio':>7}")
+    exts = extensions(n, 0.0)
+
+    def call(ext: Extension[Plugin]) -> int:
+        return ext.obj.value if ext.obj else 0
+
+    plain = ExtensionManager[Plugin].make_test_instance(exts)
+    observed = ExtensionManager[Plugin].make_test_instance(exts, instrument=NoOpInstrument())
+    for label, run, run_observed in [
+        ("sleep(0)", lambda: plain.map_method("ping"), lambda: observed.map_method("ping")),
+        ("sync", lambda: plain.map(call), lambda: observed.map(call)),
+    ]:
+        loops = inner_loops(n)
+        t_none = await best(run, repeats, loops)
+        t_observed = await best(run_observed, repeats, loops)
+        print(f"{label:>12} {us(t_none, n)} {us(t_observed, n)} | {ratio(t_observed, t_none)}")
+
+
 async def memory_rows(backend: str) -> None:
     n = 10_000
     exts = extensions(n, 0.0)
@@ -241,6 +272,7 @@ async def main(backend: str, sizes: list[int], repeats: int) -> None:
     await async_rows(backend, sizes, repeats)
     await bounded_rows(backend, sizes, repeats)
     await sync_rows(backend, sizes, repeats)
+    await instrument_rows(backend, repeats)
     await memory_rows(backend)
 
 

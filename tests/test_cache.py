@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -127,19 +128,91 @@ def test_changes_right_after_a_scan_are_not_missed(fake_env: FakeEnv) -> None:
     assert [ep.name for ep in longshoreman.list_entry_points(G)] == ["one", "two"]
 
 
+def egg_info_rerun(info: Path, version: str, entry_points: str | None) -> None:
+    """What setuptools' ``egg_info`` command does to an existing ``Name.egg-info``.
+
+    ``egg_info.run`` touches the folder (``os.utime``), then its writers rewrite
+    ``PKG-INFO`` and ``entry_points.txt`` in place (``open(..., "wb")``: same inode), or
+    delete ``entry_points.txt`` when there are none. No ``sys.path`` entry changes.
+    """
+    os.utime(info, None)
+    with open(info / "PKG-INFO", "wb") as f:
+        f.write(f"Metadata-Version: 2.1\nName: devpkg\nVersion: {version}\n".encode())
+    if entry_points is None:
+        (info / "entry_points.txt").unlink()
+    else:
+        with open(info / "entry_points.txt", "wb") as f:
+            f.write(entry_points.encode())
+
+
 @pytest.mark.parametrize("process", ["same", "new"])
-def test_legacy_egg_info_rewritten_in_place_is_seen(fake_env: FakeEnv, process: str) -> None:
-    project = fake_env.add_path("project-src")
-    info = fake_env.dist("devpkg", "0.1", {G: {"old": "m:old"}}, kind="egg-info", where=project)
+@pytest.mark.parametrize("change", ["entry points", "version", "entry points removed"])
+def test_legacy_egg_info_rewritten_in_place_is_seen(
+    fake_env: FakeEnv, process: str, change: str
+) -> None:
+    project = fake_env.add_path("project-src")  # setup.py develop puts the project here
+    info = fake_env.dist(
+        "devpkg",
+        "0.1",
+        {G: {"old": "m:old"}},
+        kind="egg-info",
+        where=project,
+        folder="devpkg.egg-info",
+    )
     fake_env.settle()
-    assert [ep.name for ep in longshoreman.list_entry_points(G)] == ["old"]
-    folder_times = (project.stat().st_mtime_ns, info.stat().st_mtime_ns)
+    assert summary(longshoreman.list_entry_points(G)) == [("old", "m:old", "devpkg", "0.1")]
+    project_stamp = project.stat().st_mtime_ns, project.stat().st_ino
+    inodes = (info / "PKG-INFO").stat().st_ino, (info / "entry_points.txt").stat().st_ino
     if process == "new":
         new_process()
-    # setup.py develop rewrites entry_points.txt in the same folder: no folder changes.
-    (info / "entry_points.txt").write_text(f"[{G}]\nnew = m:new\n")
-    assert (project.stat().st_mtime_ns, info.stat().st_mtime_ns) == folder_times
-    assert [ep.name for ep in longshoreman.list_entry_points(G)] == ["new"]
+    if change == "entry points":
+        egg_info_rerun(info, "0.1", f"[{G}]\nnew = m:new\n")
+        expected = [("new", "m:new", "devpkg", "0.1")]
+    elif change == "version":
+        egg_info_rerun(info, "0.2", f"[{G}]\nold = m:old\n")
+        expected = [("old", "m:old", "devpkg", "0.2")]
+    else:
+        egg_info_rerun(info, "0.1", None)
+        expected = []
+    assert (project.stat().st_mtime_ns, project.stat().st_ino) == project_stamp
+    assert (info / "PKG-INFO").stat().st_ino == inodes[0]
+    assert summary(longshoreman.list_entry_points(G)) == expected
+
+
+SETUP_PY = """\
+from setuptools import setup
+
+setup(name="devpkg", version={version!r}, entry_points={{{group!r}: [{entry!r}]}})
+"""
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("setuptools") is None, reason="setuptools is not installed"
+)
+@pytest.mark.parametrize("process", ["same", "new"])
+def test_setup_py_egg_info_rerun_is_seen(fake_env: FakeEnv, process: str) -> None:
+    """The real in-place writer: setuptools' ``egg_info``, run twice in one project."""
+    project = fake_env.add_path("project")
+
+    def egg_info(version: str, entry: str) -> None:
+        (project / "setup.py").write_text(SETUP_PY.format(version=version, group=G, entry=entry))
+        subprocess.run(
+            [sys.executable, "setup.py", "-q", "egg_info"],
+            cwd=project,
+            check=True,
+            capture_output=True,
+        )
+
+    egg_info("0.1", "old = m:old")
+    assert (project / "devpkg.egg-info" / "entry_points.txt").is_file()
+    fake_env.settle()
+    assert summary(longshoreman.list_entry_points(G)) == [("old", "m:old", "devpkg", "0.1")]
+    project_mtime = project.stat().st_mtime_ns
+    if process == "new":
+        new_process()
+    egg_info("0.2", "new = m:new")
+    assert project.stat().st_mtime_ns == project_mtime  # the sys.path entry saw nothing
+    assert summary(longshoreman.list_entry_points(G)) == [("new", "m:new", "devpkg", "0.2")]
 
 
 @pytest.mark.parametrize("process", ["same", "new"])

@@ -308,8 +308,8 @@ async def test_failures_are_logged_once_and_left_out(caplog: pytest.LogCaptureFi
         assert await mgr.map(call) == [0, 2]
     assert [r.levelno for r in caplog.records] == [logging.ERROR, logging.ERROR]
     assert [r.getMessage() for r in caplog.records] == [
-        "error calling extension 'e1' (builtins:object) of 'fan.ns': bad 1",
-        "error calling extension 'e3' (builtins:object) of 'fan.ns': bad 3",
+        "error calling extension 'e1' (builtins:object) of 'fan.ns': ValueError: bad 1",
+        "error calling extension 'e3' (builtins:object) of 'fan.ns': ValueError: bad 3",
     ]
     for record in caplog.records:
         assert record.exc_info is not None

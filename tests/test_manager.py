@@ -293,8 +293,8 @@ def test_load_failures_are_logged_with_a_traceback_without_a_callback(
     assert mgr.names() == ["good"]
     [record] = caplog.records
     assert record.getMessage() == (
-        "Could not load extension 'missing' (lsplug:Nope) of 'ls.test': "
-        "module 'lsplug' has no attribute 'Nope'"
+        "Could not load extension 'missing' (lsplug:Nope) from plugs1 1.0 of 'ls.test' "
+        "(import failed): AttributeError: module 'lsplug' has no attribute 'Nope'"
     )
     assert record.exc_info is not None
     assert record.exc_info[0] is AttributeError
@@ -505,9 +505,13 @@ async def test_await_invokes_every_plugin_and_is_idempotent(
 async def test_concurrent_awaits_invoke_once(plugins: Callable[..., ModuleType]) -> None:
     mod = plugins({"a": "make_async"})
     mgr: ExtensionManager[Any] = ExtensionManager(NS, invoke_on_load=True)
+
+    async def wait() -> None:
+        assert await mgr is mgr
+
     async with anyio.create_task_group() as tg:
         for _ in range(3):
-            tg.start_soon(mgr._ready)
+            tg.start_soon(wait)
     assert len(mod.CALLS) == 1
 
 
@@ -860,7 +864,7 @@ def test_getitem_resolves_over_all_same_named_extensions(
     [record] = caplog.records  # resolved once, not on every lookup
     assert record.levelno == logging.WARNING
     assert record.getMessage() == (
-        "multiple implementations found for the 'dup' extension in the 'ls.test' namespace: "
+        "multiple implementations found for the 'dup' command in ls.test namespace: "
         "lsplug:Plain (first-dist 1.0), lsplug:Other (second-dist 2.0); using the first one"
     )
 

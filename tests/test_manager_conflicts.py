@@ -50,7 +50,7 @@ def test_ignore_conflicts_keeps_the_first_and_warns(caplog: pytest.LogCaptureFix
     [record] = caplog.records
     assert record.name == "longshoreman"
     assert record.getMessage() == (
-        "multiple implementations found for the 'fmt' extension in the 'ns' namespace: "
+        "multiple implementations found for the 'fmt' command in ns namespace: "
         f"{CLASS}, {FUNCTION}, fancy_formatters, {__name__}; using the first one"
     )
 
@@ -59,7 +59,7 @@ def test_error_on_conflict_names_every_target_for_any_plugin_type() -> None:
     with pytest.raises(MultipleMatches) as info:
         error_on_conflict("ns", "fmt", kinds())
     assert str(info.value) == (
-        "multiple implementations found for the 'fmt' extension in the 'ns' namespace: "
+        "multiple implementations found for the 'fmt' command in ns namespace: "
         f"{CLASS}, {FUNCTION}, fancy_formatters, {__name__}"
     )
 
@@ -105,7 +105,7 @@ def test_the_default_resolver_keeps_the_first(caplog: pytest.LogCaptureFixture) 
 
 def test_error_on_conflict_as_a_managers_resolver() -> None:
     mgr = ExtensionManager[Any].make_test_instance(kinds(), conflict_resolver=error_on_conflict)
-    with pytest.raises(MultipleMatches, match="'fmt' extension"):
+    with pytest.raises(MultipleMatches, match="'fmt' command in TESTING namespace"):
         mgr["fmt"]
     assert "fmt" in mgr  # membership needs no resolution
 

@@ -34,14 +34,20 @@ from ._entrypoints import Distribution, EntryPoint
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ._conflicts import error_on_conflict, ignore_conflicts, warning_on_missing_entrypoint
+    from ._conflicts import (
+        ConflictResolver,
+        error_on_conflict,
+        ignore_conflicts,
+        warning_on_missing_entrypoint,
+    )
     from ._dispatch import DispatchExtensionManager, NameDispatchExtensionManager
     from ._driver import DriverManager
     from ._enabled import EnabledExtensionManager
     from ._extension import Extension
     from ._hook import HookManager
-    from ._manager import ExtensionManager
-    from ._named import NamedExtensionManager
+    from ._instrument import Instrument, InstrumentPhase, PluginEvent
+    from ._manager import ExtensionManager, FailurePhase, LoadFailure, OnLoadFailureCallback
+    from ._named import NamedExtensionManager, OnMissingEntrypointsCallback
     from .exceptions import (
         ExtensionErrorGroup,
         MultipleMatches,
@@ -51,6 +57,7 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "ConflictResolver",
     "DispatchExtensionManager",
     "Distribution",
     "DriverManager",
@@ -59,12 +66,19 @@ __all__ = [
     "Extension",
     "ExtensionErrorGroup",
     "ExtensionManager",
+    "FailurePhase",
     "HookManager",
+    "Instrument",
+    "InstrumentPhase",
+    "LoadFailure",
     "MultipleMatches",
     "NameDispatchExtensionManager",
     "NamedExtensionManager",
     "NoMatches",
     "NoUniqueMatch",
+    "OnLoadFailureCallback",
+    "OnMissingEntrypointsCallback",
+    "PluginEvent",
     "RequirementError",
     "error_on_conflict",
     "ignore_conflicts",
@@ -76,18 +90,26 @@ __all__ = [
 __version__ = "0.1.0"
 
 _LAZY = {
+    "ConflictResolver": "_conflicts",
     "DispatchExtensionManager": "_dispatch",
     "DriverManager": "_driver",
     "EnabledExtensionManager": "_enabled",
     "Extension": "_extension",
     "ExtensionErrorGroup": "exceptions",
     "ExtensionManager": "_manager",
+    "FailurePhase": "_manager",
     "HookManager": "_hook",
+    "Instrument": "_instrument",
+    "InstrumentPhase": "_instrument",
+    "LoadFailure": "_manager",
     "MultipleMatches": "exceptions",
     "NameDispatchExtensionManager": "_dispatch",
     "NamedExtensionManager": "_named",
     "NoMatches": "exceptions",
     "NoUniqueMatch": "exceptions",
+    "OnLoadFailureCallback": "_manager",
+    "OnMissingEntrypointsCallback": "_named",
+    "PluginEvent": "_instrument",
     "RequirementError": "exceptions",
     "error_on_conflict": "_conflicts",
     "ignore_conflicts": "_conflicts",

@@ -7,20 +7,26 @@
 
 Both are checked on every call against *stamps*: one ``stat`` per ``sys.path`` entry (a
 folder's mtime moves when a distribution is added, removed or renamed: install,
-uninstall, upgrade, reinstall, editable install), plus the files of legacy
-``*.egg-info`` folders, which their writers rewrite in place. Nanosecond timestamps are
-compared for equality, with inode, device, ctime and size; a folder changed within
-``RACY_NS`` of a scan is not trusted and that scan is not remembered (see
-``_discovery``). The cache is only an optimisation: any problem with it is a miss (at
-most one warning per file and process), never an exception and never a different
-result.
+uninstall, upgrade, reinstall, editable install; a zip file is rewritten whole), plus one
+per ``Name.egg-info`` folder, which setuptools' ``egg_info`` rewrites in place after
+touching the folder. Nanosecond timestamps are compared for equality, with inode,
+device, ctime and size; a folder changed within ``RACY_NS`` of a scan is not trusted and
+that scan is not remembered (see ``_discovery``). The cache is only an optimisation: any
+problem with it is a miss (at most one warning per file and process), never an exception
+and never a different result.
+
+The cache folder is opened once per operation (``O_NOFOLLOW``, then checked with
+``fstat``) and every file in it is read, written, renamed and removed relative to that
+descriptor, so swapping the folder for a symlink halfway never redirects anything.
 
 A hit imports nothing but ``gc``, ``os``, ``stat``, ``sys`` and ``zlib``; in particular neither
 ``importlib.metadata`` nor ``importlib_metadata``.
 
-File format (version 1), all text UTF-8 with surrogates passed through::
+File format, version 2 (version 1 files came from a discovery that chose differently
+between two copies of one distribution; they are misses), all text UTF-8 with
+surrogates passed through::
 
-    b"longshoreman-cache/1\\n"
+    b"longshoreman-cache/2\\n"
     b"<crc32 of key+index, 8 hex> <len(key)> <len(index)>\\n"
     key:   "\\0"-separated: tag, cwd, #sys.path, entries..., #stamps, (path, stamp)...
     index: one line per group:
@@ -37,7 +43,7 @@ import os
 import sys
 import zlib
 
-from ._discovery import Scan, custom_finders, scan, stamp, without_gc
+from ._discovery import Scan, custom_finders, scan, without_gc
 from ._entrypoints import Distribution, EntryPoint, _CachedEntryPoint, _DistTable
 
 TYPE_CHECKING = False
@@ -48,7 +54,7 @@ if TYPE_CHECKING:
 
 __all__ = ["cache_dir", "cache_info", "clear_disk_cache", "invalidate_caches", "list_entry_points"]
 
-MAGIC = b"longshoreman-cache/1\n"
+MAGIC = b"longshoreman-cache/2\n"
 SUFFIX = ".lscache"
 #: The most cache files kept in the directory; the least recently written go first.
 MAX_FILES = 32
@@ -113,54 +119,96 @@ def directory_problem(path: str) -> str | None:
     return _unsafe(st)
 
 
-def _safe_dir(path: str, create: bool) -> bool:
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _open_dir(path: str, create: bool) -> int | None:
+    """A descriptor of the cache folder, checked; ``None`` if it cannot or must not be used.
+
+    Everything in the folder is then reached relative to this descriptor (``dir_fd=``),
+    so the checks made here hold for every later operation, however the path changes.
+    A missing folder is created (``create=True``) or is a plain miss; at most one
+    warning per folder and process says why the disk cache is off.
+    """
     import stat as stat_mod
 
     try:
-        st = os.lstat(path)
+        fd = os.open(path, _DIR_FLAGS)
     except OSError:
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            pass  # not there (yet)
+        except OSError as exc:
+            _warn_once(path, "disk cache off: cannot inspect %s (%s)", path, exc)
+            return None
+        else:
+            if stat_mod.S_ISLNK(st.st_mode) or not stat_mod.S_ISDIR(st.st_mode):
+                _warn_once(path, "disk cache off: %s is a symlink or not a directory", path)
+            else:
+                _warn_once(path, "disk cache off: cannot open %s", path)
+            return None
         if not create:
-            return False  # nothing to read: a plain miss
+            return None  # nothing to read: a plain miss
         try:
             parent = os.path.dirname(path)
             if parent:
                 os.makedirs(parent, exist_ok=True)
-            os.mkdir(path, 0o700)
-            st = os.lstat(path)
+            try:
+                os.mkdir(path, 0o700)
+            except FileExistsError:
+                pass  # another process made it first: use it, after the same checks
+            fd = os.open(path, _DIR_FLAGS)
         except OSError as exc:
             _warn_once(path, "disk cache off: cannot create %s (%s)", path, exc)
-            return False
-    if stat_mod.S_ISLNK(st.st_mode) or not stat_mod.S_ISDIR(st.st_mode):
-        _warn_once(path, "disk cache off: %s is a symlink or not a directory", path)
-        return False
-    problem = _unsafe(st)
+            return None
+    try:
+        problem = _unsafe(os.fstat(fd))
+    except OSError as exc:
+        problem = f"cannot be inspected ({exc.strerror})"
     if problem:
+        os.close(fd)
         _warn_once(path, "disk cache off: %s %s", path, problem)
-        return False
-    return True
+        return None
+    return fd
 
 
 # -- the environment and its key ------------------------------------------------------
 
 
-def _entries(path: Iterable[object]) -> tuple[list[str], str]:
-    """Absolute ``sys.path`` entries, and the cwd when a relative one needed it."""
-    cwd = ""
+def _getcwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:
+        return None  # the working directory was deleted (or cannot be reached)
+
+
+def _entries(path: Iterable[object]) -> tuple[list[str], str | None]:
+    """Absolute ``sys.path`` entries, and the cwd when a relative one needed it.
+
+    The cwd is ``""`` when no entry is relative, and ``None`` when one is but the working
+    directory is gone: such entries are then kept relative, so the operating system
+    resolves them as it does for importlib (``""`` becomes ``"."``), and nothing about
+    that environment is remembered.
+    """
+    cwd: str | None = ""
     out = []
     for item in path:
         try:
             entry = os.fsdecode(item)  # type: ignore[arg-type] # str, bytes or PathLike
-        except TypeError:
+        except Exception:
             continue  # not a path at all: the import system ignores it too
         if not entry.startswith("/"):
-            cwd = cwd or os.getcwd()
-            entry = os.path.normpath(os.path.join(cwd, entry))
+            if cwd == "":
+                cwd = _getcwd()
+            # Without a cwd, the operating system resolves the entry as importlib's does.
+            entry = (entry or ".") if cwd is None else os.path.normpath(os.path.join(cwd, entry))
         out.append(entry)
     return out, cwd
 
 
-def _key(entries: list[str], cwd: str) -> str:
-    return "\0".join([_TAG, cwd, str(len(entries)), *entries])
+def _key(entries: list[str], cwd: str | None) -> str:
+    return "\0".join([_TAG, "\0" if cwd is None else cwd, str(len(entries)), *entries])
 
 
 def _file_name(key: str) -> str:
@@ -169,8 +217,16 @@ def _file_name(key: str) -> str:
 
 
 def _stamps_hold(stamps: list[tuple[str, Stamp]]) -> bool:
-    for path, expected in stamps:  # noqa: SIM110 - a plain loop is the fastest form here
-        if stamp(path) != expected:
+    stat = os.stat
+    for path, expected in stamps:
+        # ``_discovery.stamp``, inlined: this loop is most of a memo hit's cost.
+        try:
+            st = stat(path)
+        except (OSError, ValueError):
+            if expected is not None:
+                return False
+            continue
+        if expected != (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_size):
             return False
     return True
 
@@ -181,23 +237,31 @@ def _stamps_hold(stamps: list[tuple[str, Stamp]]) -> bool:
 class _Snapshot:
     """One environment's entry points, with what must hold for them to be current."""
 
-    __slots__ = ("_tuples", "cwd", "finders", "key", "path", "stamps", "volatile")
+    __slots__ = ("_tuples", "cwd", "key", "meta_path", "path", "stamps", "volatile")
 
-    def __init__(self, path: list[str], cwd: str, key: str, stamps: list[tuple[str, Stamp]]):
+    def __init__(
+        self, path: list[str], cwd: str | None, key: str, stamps: list[tuple[str, Stamp]]
+    ) -> None:
         self.path = path  # a copy of sys.path as it was
         self.cwd = cwd
         self.key = key
         self.stamps = stamps
-        self.finders: list[object] = []
-        self.volatile = False
+        self.meta_path = list(sys.meta_path)  # as it was, with no custom finder in it
+        # Without a working directory, relative entries cannot be told apart: never reuse.
+        self.volatile = cwd is None
         self._tuples: dict[str, tuple[EntryPoint, ...]] = {}
 
     def current(self) -> bool:
-        if self.volatile or sys.path != self.path:
-            return False
-        if self.cwd and os.getcwd() != self.cwd:
-            return False
-        if custom_finders():
+        try:
+            if self.volatile or sys.path != self.path:
+                return False
+            if self.cwd and _getcwd() != self.cwd:
+                return False
+            if sys.meta_path != self.meta_path:
+                if custom_finders():
+                    return False
+                self.meta_path = list(sys.meta_path)
+        except Exception:  # an object on sys.path or sys.meta_path whose == raises
             return False
         return _stamps_hold(self.stamps)
 
@@ -214,7 +278,11 @@ class _Snapshot:
         raise NotImplementedError
 
     def adopt(self, previous: _Snapshot | None) -> None:
-        """Keep the previous snapshot's tuples for groups whose content is unchanged."""
+        """Keep the previous snapshot's tuples for groups whose content is unchanged.
+
+        Builds every group the previous snapshot had built: for a file snapshot that can
+        raise ``_Stale``, and the caller falls back to a scan.
+        """
         if previous is None or previous.key != self.key:
             return
         for namespace, old in previous._tuples.items():
@@ -235,9 +303,9 @@ def _same(a: tuple[EntryPoint, ...], b: tuple[EntryPoint, ...]) -> bool:
 class _ScannedSnapshot(_Snapshot):
     __slots__ = ("_dists", "_groups")
 
-    def __init__(self, path: list[str], cwd: str, key: str, result: Scan) -> None:
+    def __init__(self, path: list[str], cwd: str | None, key: str, result: Scan) -> None:
         super().__init__(path, cwd, key, result.stamps)
-        self.volatile = result.volatile
+        self.volatile = self.volatile or result.volatile
         self._groups = result.groups
         self._dists = [Distribution(n, v, p) for n, v, p in result.dists]
 
@@ -254,7 +322,7 @@ class _ScannedSnapshot(_Snapshot):
 class _FileSnapshot(_Snapshot):
     """A snapshot read from a cache file; groups are decoded on first use."""
 
-    __slots__ = ("_base", "_file", "_identity", "_index", "_sections")
+    __slots__ = ("_base", "_directory", "_identity", "_index", "_name", "_sections")
 
     def __init__(
         self,
@@ -262,46 +330,60 @@ class _FileSnapshot(_Snapshot):
         cwd: str,
         key: str,
         stamps: list[tuple[str, Stamp]],
-        file: str,
+        directory: str,
+        name: str,
         identity: tuple[int, int, int],
         index: str,
         base: int,
     ) -> None:
         super().__init__(path, cwd, key, stamps)
         self._base = base  # section offsets count from the end of the header
-        self._file = file
+        self._directory = directory
+        self._name = name
         self._identity = identity
         self._index = index
         self._sections: dict[str, bytes] = {}
 
+    @property
+    def file(self) -> str:
+        return os.path.join(self._directory, self._name)
+
     def _entry(self, namespace: str) -> tuple[int, int, int, int, int] | None:
+        """Where the group's section is: ``(offset, length, #eps, #dists, crc)``."""
+        if "\0" in namespace or "\n" in namespace:
+            # The index's separators: no stored group has them (a scan that finds such a
+            # group is never written), and searching for them would match another line.
+            return None
         at = self._index.find("\n" + namespace + "\0")
         if at < 0:
             return None
         end = self._index.find("\n", at + 1)
         fields = self._index[at + 1 : end].split("\0")
         if len(fields) != 6:
-            return None
-        offset, length, n_eps, n_dists, crc = map(int, fields[1:])
+            raise _Stale("damaged")
+        try:
+            offset, length, n_eps, n_dists, crc = map(int, fields[1:])
+        except ValueError:
+            raise _Stale("damaged") from None
         return self._base + offset, length, n_eps, n_dists, crc
 
     def _build(self, namespace: str) -> tuple[EntryPoint, ...]:
-        try:
-            entry = self._entry(namespace)
-        except ValueError:
-            entry = None
+        entry = self._entry(namespace)
         if entry is None:
             return ()
         offset, length, n_eps, n_dists, crc = entry
         data = self._sections.pop(namespace, None)
         if data is None:
-            data = _read_section(self._file, self._identity, offset, length)
-        if data is None or zlib.crc32(data) != crc:
-            raise _Stale
-        # The distributions' block stays one string until an entry point's dist is read.
-        parts = data.decode("utf-8", "surrogatepass").split("\0", 3 * n_eps)
+            data = _read_section(self._directory, self._name, self._identity, offset, length)
+        if zlib.crc32(data) != crc:
+            raise _Stale("damaged")
+        try:
+            # The distributions' block stays one string until an entry point's dist is read.
+            parts = data.decode("utf-8", "surrogatepass").split("\0", 3 * n_eps)
+        except UnicodeDecodeError:
+            raise _Stale("damaged") from None
         if n_eps < 1 or len(parts) != 3 * n_eps + 1 or parts[-1].count("\0") != 3 * n_dists - 1:
-            raise _Stale
+            raise _Stale("damaged")
         table = _DistTable(parts[-1])
         from itertools import repeat
 
@@ -325,18 +407,28 @@ class _FileSnapshot(_Snapshot):
 
 
 class _Stale(Exception):
-    """A cache file changed or broke under a snapshot: rebuild from a scan."""
+    """A cache file broke, or was replaced, under a snapshot: rebuild from a scan.
+
+    Internal: ``EntryPointCache`` catches it wherever a file snapshot decodes a group.
+    ``reason`` is ``"damaged"`` (the file we read is corrupt) or ``"changed"`` (another
+    process replaced or removed it since its header was read).
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
-def _open_checked(file: str) -> tuple[int, os.stat_result] | None:
+def _open_checked(dir_fd: int, name: str, label: str) -> tuple[int, os.stat_result] | None:
+    """Open the cache file ``name`` of the folder ``dir_fd`` if it is safe to read."""
     import stat as stat_mod
 
     try:
-        fd = os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
     except OSError as exc:  # ELOOP for a symlink, EACCES, ...
-        _warn_once(file, "ignored cache file %s: %s", file, exc)
+        _warn_once(label, "ignored cache file %s: %s", label, exc)
         return None
     try:
         st = os.fstat(fd)
@@ -346,7 +438,7 @@ def _open_checked(file: str) -> tuple[int, os.stat_result] | None:
         elif st.st_size > MAX_FILE_SIZE:
             problem = "is too large"
         if problem:
-            _warn_once(file, "ignored cache file %s: it %s", file, problem)
+            _warn_once(label, "ignored cache file %s: it %s", label, problem)
             os.close(fd)
             return None
     except OSError:
@@ -356,49 +448,59 @@ def _open_checked(file: str) -> tuple[int, os.stat_result] | None:
 
 
 def _read_section(
-    file: str, identity: tuple[int, int, int], offset: int, length: int
-) -> bytes | None:
-    opened = _open_checked(file)
+    directory: str, name: str, identity: tuple[int, int, int], offset: int, length: int
+) -> bytes:
+    """One section of the very file a snapshot's header came from; else ``_Stale``."""
+    dir_fd = _open_dir(directory, create=False)
+    if dir_fd is None:
+        raise _Stale("changed")
+    try:
+        opened = _open_checked(dir_fd, name, os.path.join(directory, name))
+    finally:
+        os.close(dir_fd)
     if opened is None:
-        return None
+        raise _Stale("changed")
     fd, st = opened
     try:
         if (st.st_ino, st.st_dev, st.st_mtime_ns) != identity:
-            return None
+            raise _Stale("changed")
         data = os.pread(fd, length, offset)
     except OSError:
-        return None
+        raise _Stale("changed") from None
     finally:
         os.close(fd)
-    return data if len(data) == length else None
+    if len(data) != length:
+        raise _Stale("damaged")
+    return data
 
 
 def _load(
-    directory: str, path: list[str], entries: list[str], cwd: str, key: str, namespace: str
+    directory: str, path: list[str], cwd: str, key: str, namespace: str
 ) -> _FileSnapshot | None:
     """The snapshot stored for this environment, if it is there, intact and current."""
-    if not _safe_dir(directory, create=False):
+    dir_fd = _open_dir(directory, create=False)
+    if dir_fd is None:
         return None
-    file = os.path.join(directory, _file_name(key))
-    opened = _open_checked(file)
+    name = _file_name(key)
+    file = os.path.join(directory, name)
+    try:
+        opened = _open_checked(dir_fd, name, file)
+    finally:
+        os.close(dir_fd)
     if opened is None:
         return None
     fd, st = opened
     try:
         head = os.pread(fd, _HEAD_READ, 0)
-        snapshot = _parse(head, fd, file, st, path, cwd, key)
+        snapshot = _parse(head, fd, st, path, cwd, key, directory, name)
         if snapshot is None:
             return None
         # The group asked for is read while the file is open: one open per cold hit.
-        try:
-            entry = snapshot._entry(namespace)
-        except ValueError:
-            entry = None
+        entry = snapshot._entry(namespace)
         if entry is not None:
-            data = os.pread(fd, entry[1], entry[0])
-            snapshot._sections[namespace] = data
+            snapshot._sections[namespace] = os.pread(fd, entry[1], entry[0])
         return snapshot
-    except (OSError, ValueError, UnicodeDecodeError, IndexError):
+    except (OSError, ValueError, UnicodeDecodeError, IndexError, _Stale):
         _warn_once(file, "ignored corrupt cache file %s", file)
         return None
     finally:
@@ -406,7 +508,14 @@ def _load(
 
 
 def _parse(
-    head: bytes, fd: int, file: str, st: os.stat_result, path: list[str], cwd: str, key: str
+    head: bytes,
+    fd: int,
+    st: os.stat_result,
+    path: list[str],
+    cwd: str,
+    key: str,
+    directory: str,
+    name: str,
 ) -> _FileSnapshot | None:
     if not head.startswith(MAGIC):
         raise ValueError("bad magic")
@@ -442,13 +551,15 @@ def _parse(
     if not _stamps_hold(stamps):
         return None
     identity = (st.st_ino, st.st_dev, st.st_mtime_ns)
-    return _FileSnapshot(list(path), cwd, key, stamps, file, identity, index, end)
+    return _FileSnapshot(list(path), cwd, key, stamps, directory, name, identity, index, end)
 
 
 def _serialise(key: str, result: Scan) -> bytes | None:
     """The file for a scan, or ``None`` if something in it cannot be stored safely."""
     stamp_tokens: list[str] = [str(len(result.stamps))]
     for path, st in result.stamps:
+        if "\0" in path:
+            return None  # every sys.path entry is stamped: one with a NUL would break the key
         stamp_tokens += [path, ",".join(map(str, st)) if st is not None else ""]
     key_text = "\0".join([key, *stamp_tokens])
     sections: list[bytes] = []
@@ -483,77 +594,82 @@ def _serialise(key: str, result: Scan) -> bytes | None:
 
 def _store(directory: str, key: str, result: Scan) -> None:
     blob = _serialise(key, result)
-    if blob is None or not _safe_dir(directory, create=True):
+    if blob is None:
         return
-    final = os.path.join(directory, _file_name(key))
-    if not _replaceable(final):
+    dir_fd = _open_dir(directory, create=True)
+    if dir_fd is None:
         return
-    temp = os.path.join(directory, f".{os.getpid()}.{os.urandom(4).hex()}.tmp")
     try:
-        fd = os.open(
-            temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600
-        )
+        final = _file_name(key)
+        if not _replaceable(dir_fd, final, os.path.join(directory, final)):
+            return
+        temp = f".{os.getpid()}.{os.urandom(4).hex()}.tmp"
         try:
-            os.fchmod(fd, 0o600)
-            view = memoryview(blob)
-            while view:
-                view = view[os.write(fd, view) :]
-        finally:
-            os.close(fd)
-        os.replace(temp, final)
-    except OSError as exc:
-        _warn_once(directory, "could not write the disk cache in %s: %s", directory, exc)
-        try:
-            os.unlink(temp)
-        except OSError:
-            pass
-        return
-    _prune(directory)
+            fd = os.open(
+                temp,
+                os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+                0o600,
+                dir_fd=dir_fd,
+            )
+            try:
+                os.fchmod(fd, 0o600)
+                view = memoryview(blob)
+                while view:
+                    view = view[os.write(fd, view) :]
+            finally:
+                os.close(fd)
+            os.replace(temp, final, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        except OSError as exc:
+            _warn_once(directory, "could not write the disk cache in %s: %s", directory, exc)
+            _unlink(dir_fd, temp)
+            return
+        _prune(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
-def _replaceable(file: str) -> bool:
+def _replaceable(dir_fd: int, name: str, label: str) -> bool:
     """A file in our place that is not ours (or is a link) is left alone, not replaced."""
     import stat as stat_mod
 
     try:
-        st = os.lstat(file)
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
     except OSError:
         return True
     problem = "is a symlink" if stat_mod.S_ISLNK(st.st_mode) else _unsafe(st)
     if problem:
-        _warn_once(file, "ignored cache file %s: it %s", file, problem)
+        _warn_once(label, "ignored cache file %s: it %s", label, problem)
         return False
     return True
 
 
-def _prune(directory: str) -> None:
+def _prune(dir_fd: int) -> None:
     """Keep at most MAX_FILES cache files; drop temp files left by dead writers."""
     import time
 
     try:
-        names = os.listdir(directory)
+        names = os.listdir(dir_fd)
     except OSError:
         return
     files = []
     now = time.time()
     for name in names:
-        full = os.path.join(directory, name)
         try:
-            st = os.lstat(full)
+            st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
         except OSError:
             continue
         if name.endswith(SUFFIX):
-            files.append((st.st_mtime_ns, full))
+            files.append((st.st_mtime_ns, name))
         elif name.endswith(".tmp") and name.startswith(".") and now - st.st_mtime > 3600:
-            _unlink(full)
+            _unlink(dir_fd, name)
     files.sort(reverse=True)
-    for _, full in files[MAX_FILES:]:
-        _unlink(full)
+    for _, name in files[MAX_FILES:]:
+        _unlink(dir_fd, name)
 
 
-def _unlink(path: str) -> bool:
+def _unlink(dir_fd: int, name: str) -> bool:
     try:
-        os.unlink(path)
+        os.unlink(name, dir_fd=dir_fd)
     except OSError:
         return False
     return True
@@ -598,15 +714,22 @@ class EntryPointCache:
         self._overlaid[namespace] = (found, result)
         return result
 
-    def snapshot(self, namespace: str = "", *, use_disk: bool = True) -> _Snapshot:
+    def snapshot(self, namespace: str = "") -> _Snapshot:
         """The current snapshot: the memo if still current, else the disk file, else a scan.
 
-        ``namespace`` is the group about to be asked for (read while the file is open);
-        ``use_disk=False`` skips the file, for when it just proved broken.
+        ``namespace`` is the group about to be asked for (read while the file is open).
         """
         snap = self._snapshot
         if snap is not None and snap.current():
             return snap
+        fresh = self._snapshot = self._fresh(snap, namespace, use_disk=True)
+        return fresh
+
+    def _fresh(self, previous: _Snapshot | None, namespace: str, *, use_disk: bool) -> _Snapshot:
+        """A new snapshot that keeps ``previous``'s tuples where nothing changed.
+
+        ``use_disk=False`` skips the file, for when it just proved broken.
+        """
         import time
 
         started = time.time_ns()
@@ -614,17 +737,21 @@ class EntryPointCache:
         entries, cwd = _entries(path)
         key = _key(entries, cwd)
         finders = custom_finders()
-        directory, _ = cache_dir()
-        fresh: _Snapshot | None = None
-        if use_disk and directory is not None and not finders:
-            fresh = _load(directory, path, entries, cwd, key, namespace)
-        if fresh is None:
-            result = scan(entries, finders, started)
-            fresh = _ScannedSnapshot(path, cwd, key, result)
-            if directory is not None and not result.volatile:
-                _store(directory, key, result)
-        fresh.adopt(snap)
-        self._snapshot = fresh
+        directory = cache_dir()[0] if cwd is not None and not finders else None
+        if use_disk and directory is not None and cwd is not None:
+            loaded = _load(directory, path, cwd, key, namespace)
+            if loaded is not None:
+                try:
+                    loaded.adopt(previous)  # decodes the groups used so far: may find damage
+                except _Stale as exc:
+                    _warn_stale(loaded, exc)
+                else:
+                    return loaded
+        result = scan(entries, finders, started)
+        fresh = _ScannedSnapshot(path, cwd, key, result)
+        if directory is not None and not fresh.volatile:
+            _store(directory, key, result)
+        fresh.adopt(previous)  # a scanned snapshot decodes nothing: cannot raise
         return fresh
 
     def entry_points(self, namespace: str) -> tuple[EntryPoint, ...]:
@@ -635,25 +762,34 @@ class EntryPointCache:
         snap = self.snapshot(namespace)
         try:
             return snap.group(namespace)
-        except (_Stale, ValueError, UnicodeDecodeError, IndexError):
-            # The file changed or broke after the header was read: scan instead.
-            self._snapshot = None
-            directory, _ = cache_dir()
-            if directory is not None:
-                _warn_once(
-                    f"stale:{directory}",
-                    "cache file in %s changed while in use; rescanned",
-                    directory,
-                )
-            return self.snapshot(namespace, use_disk=False).group(namespace)
+        except _Stale as exc:
+            # The file broke, or was replaced, after its header was read: scan instead,
+            # keeping the tuples already handed out for groups that did not change.
+            _warn_stale(snap, exc)
+            fresh = self._snapshot = self._fresh(snap, namespace, use_disk=False)
+            return fresh.group(namespace)
 
     def invalidate(self) -> None:
         self._snapshot = None
         directory, _ = cache_dir()
-        if directory is None or not _safe_dir(directory, create=False):
+        if directory is None:
             return
-        entries, cwd = _entries(list(sys.path))
-        _unlink(os.path.join(directory, _file_name(_key(entries, cwd))))
+        dir_fd = _open_dir(directory, create=False)
+        if dir_fd is None:
+            return
+        try:
+            entries, cwd = _entries(list(sys.path))
+            _unlink(dir_fd, _file_name(_key(entries, cwd)))
+        finally:
+            os.close(dir_fd)
+
+
+def _warn_stale(snap: _Snapshot, exc: _Stale) -> None:
+    file = snap.file if isinstance(snap, _FileSnapshot) else "?"
+    if exc.reason == "damaged":
+        _warn_once(f"damaged:{file}", "cache file %s is damaged; rescanned", file)
+    else:
+        _warn_once(f"changed:{file}", "cache file %s changed while in use; rescanned", file)
 
 
 _default: EntryPointCache | None = None
@@ -734,10 +870,16 @@ def clear_disk_cache() -> int:
     """Remove every environment's cache file; return how many were removed."""
     default_cache()._snapshot = None
     directory, _ = cache_dir()
-    if directory is None or not _safe_dir(directory, create=False):
+    if directory is None:
+        return 0
+    dir_fd = _open_dir(directory, create=False)
+    if dir_fd is None:
         return 0
     try:
-        names = os.listdir(directory)
+        names = os.listdir(dir_fd)
     except OSError:
-        return 0
-    return sum(_unlink(os.path.join(directory, n)) for n in names if n.endswith(SUFFIX))
+        names = []
+    try:
+        return sum(_unlink(dir_fd, n) for n in names if n.endswith(SUFFIX))
+    finally:
+        os.close(dir_fd)

@@ -1,17 +1,23 @@
 """Reading entry points off ``sys.path``, one distribution at a time.
 
 This is the slow path, run when the cache misses. It never imports ``importlib.metadata``
-for plain folders: it lists each ``sys.path`` folder once, reads every ``*.dist-info``
-and ``*.egg-info`` it finds on its own (so a broken one only costs its own lines), and
-returns everything the cache needs to serve and to validate the result later.
+(nor the backport) for folders and zip files: it lists each ``sys.path`` entry once (a
+folder with ``os.listdir``, a zip file or zipped egg with ``zipfile``, as importlib does),
+reads every ``*.dist-info`` and ``*.egg-info`` it finds on its own (so a broken one only
+costs its own lines), and returns everything the cache needs to serve and to validate the
+result later.
 
 The order is the documented one: ``sys.path`` order; within one path entry, distributions
 sorted by normalised name (then by folder name); within a distribution, file order. The
-first distribution of a name shadows later ones (importlib's rule); a metadata folder
-with no readable ``METADATA``/``PKG-INFO`` is not a distribution and shadows nothing; a
-distribution whose metadata has no ``Name`` is listed (under its folder's name) but
-shadows nothing either. Exact duplicates ``(name, value, group)`` are kept once, with the
-first distribution that declared them.
+first distribution of a name shadows later ones (importlib's rule). Within one path
+entry, of two metadata folders of one name (``pip install --ignore-installed`` leaves
+such pairs) the one ``importlib.metadata.version(name)`` reports wins: the first, in the
+entry's listing order, whose folder name is that name. A folder whose name starts with
+``~`` (pip's leftover of an interrupted upgrade, which pip ignores) is not a
+distribution; neither is a metadata folder with no readable ``METADATA``/``PKG-INFO``:
+both shadow nothing. A distribution whose metadata has no ``Name`` is listed (under its
+folder's name) but shadows nothing either. Exact duplicates ``(name, value, group)`` are
+kept once, with the first distribution that declared them.
 """
 
 from __future__ import annotations
@@ -75,22 +81,23 @@ def _warn(key: tuple[str, int], message: str, *args: object) -> None:
 
 
 def normalize(name: str) -> str:
-    """PEP 503 normalisation: runs of ``-_.`` become one ``-``, lower case."""
-    out: list[str] = []
-    dash = False
-    for ch in name.strip().lower():
-        if ch in "-_.":
-            dash = True
-            continue
-        if dash and out:
-            out.append("-")
-        dash = False
-        out.append(ch)
-    return "".join(out)
+    """PEP 503 normalisation: runs of ``-_.`` become one ``-``, lower case.
+
+    Separators at either end are dropped as well. Written with ``str`` methods (no
+    ``re``, which costs import time): a scan normalises two names per distribution.
+    """
+    low = name.strip().lower()
+    if "_" in low or "." in low:
+        low = low.replace("_", "-").replace(".", "-")
+    while "--" in low:
+        low = low.replace("--", "-")
+    if low[:1] == "-" or low[-1:] == "-":
+        low = low.strip("-")
+    return low
 
 
 class _Dist:
-    __slots__ = ("entry_points", "folder", "key", "name", "path", "version")
+    __slots__ = ("entry_points", "folder", "key", "name", "path", "stem", "version")
 
     def __init__(
         self,
@@ -100,6 +107,7 @@ class _Dist:
         path: str | None,
         folder: str,
         entry_points: list[tuple[str, str, str]],
+        stem: str | None = None,
     ) -> None:
         self.name = name  # what the metadata says (or the folder's name, if it says nothing)
         self.key = key  # normalised Name, or None when the metadata has no Name
@@ -107,6 +115,7 @@ class _Dist:
         self.path = path
         self.folder = folder
         self.entry_points = entry_points  # (group, name, value), file order
+        self.stem = stem  # the normalised name in the folder's name (importlib's lookup key)
 
 
 class Scan:
@@ -184,21 +193,39 @@ def _decode_lines(data: bytes) -> Iterator[str | None]:
             yield None
 
 
-def _read(path: str, limit: int) -> bytes | None:
-    """Up to ``limit`` bytes of a file; ``None`` if it cannot be read."""
+_CHUNK = 16384
+
+
+def _header_complete(data: bytes) -> bool:
+    return b"\n\n" in data or b"\n\r\n" in data
+
+
+def _read(path: str, limit: int, enough: Callable[[bytes], bool] | None = None) -> bytes | None:
+    """Up to ``limit`` bytes of a file; ``None`` if it cannot be read.
+
+    Reads in small chunks, growing only for a large file: ``os.read(fd, n)`` allocates
+    ``n`` bytes first, and an 8 MiB buffer per ``entry_points.txt`` cost more than the
+    rest of a scan. ``enough(data)`` true after the first chunk ends the read early (a
+    header block that is complete needs no more of its file).
+    """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
+    except (OSError, ValueError):
         return None
     try:
-        data = os.read(fd, limit)
-        # Headers and entry point files are small; loop only for the rare large one.
-        while len(data) < limit:
-            more = os.read(fd, min(limit - len(data), 1 << 20))
-            if not more:
-                break
-            data += more
-        return data
+        want = min(limit, _CHUNK)
+        data = os.read(fd, want)
+        if enough is not None and enough(data):
+            return data
+        parts = [data]
+        size = len(data)
+        while data and size < limit:
+            if len(data) == want:
+                want = min(want * 4, 1 << 20)
+            data = os.read(fd, min(want, limit - size))
+            parts.append(data)
+            size += len(data)
+        return b"".join(parts)
     except OSError:
         return None
     finally:
@@ -227,85 +254,225 @@ def _headers(data: bytes) -> tuple[str | None, str | None]:
     return name, version
 
 
-def _read_headers(path: str) -> tuple[str | None, str | None] | None:
-    """``(Name, Version)`` from a METADATA/PKG-INFO file; ``None`` if unreadable."""
-    data = _read(path, _METADATA_READ)
+def _read_headers(read: Callable[[int], bytes | None]) -> tuple[str | None, str | None] | None:
+    """``(Name, Version)`` from a METADATA/PKG-INFO file; ``None`` if unreadable.
+
+    ``read(limit)`` returns up to ``limit`` bytes of the file, or ``None``.
+    """
+    data = read(_METADATA_READ)
     if data is None:
         return None
-    if len(data) == _METADATA_READ and b"\n\n" not in data and b"\n\r\n" not in data:
-        data = _read(path, _MAX_METADATA) or data  # a header block longer than one read
+    if len(data) == _METADATA_READ and not _header_complete(data):
+        data = read(_MAX_METADATA) or data  # a header block longer than one read
     return _headers(data)
 
 
-def _from_folder(base: str, folder: str, kind: str, scan: Scan) -> _Dist | None:
-    path = f"{base}/{folder}" if base != "/" else f"/{folder}"
-    stem = folder.rpartition(".")[0] if kind != "egg" else os.path.basename(base)[:-4]
-    folder_name, _, folder_version = stem.partition("-")
-    if kind != "dist-info":
-        # Legacy writers (setup.py develop, egg_info) rewrite these files in place,
-        # which changes no folder's mtime: remember the files themselves.
-        for target in (path, f"{path}/entry_points.txt", f"{path}/PKG-INFO"):
-            scan.stamps.append((target, stamp(target)))
-    is_dir = True
-    headers = _read_headers(f"{path}/{'METADATA' if kind == 'dist-info' else 'PKG-INFO'}")
-    if headers is None and kind == "egg-info" and os.path.isfile(path):
-        is_dir = False  # distutils wrote PKG-INFO as a single ``*.egg-info`` file
-        headers = _read_headers(path)
+def _kind(low: str, base_is_egg: bool) -> str | None:
+    """What a listed name is, by importlib's rules; ``low`` is the name in lower case."""
+    if low.endswith(".dist-info"):
+        return "dist-info"
+    if low.endswith(".egg-info"):
+        return "egg-info"
+    if base_is_egg and low == "egg-info":
+        return "egg"  # the EGG-INFO folder of an egg that is itself a sys.path entry
+    return None
+
+
+def _stem(entry: str, folder: str, kind: str) -> str:
+    """``name-version`` part of a metadata folder's name (of the egg's, for EGG-INFO)."""
+    if kind == "egg":
+        return os.path.basename(entry).rpartition(".")[0]
+    return folder.rpartition(".")[0]
+
+
+def _dist(
+    where: str,
+    folder: str,
+    stem: str,
+    headers: tuple[str | None, str | None] | None,
+    read_entry_points: Callable[[], bytes | None],
+    has_entry_points: Callable[[], bool],
+    path: str | None,
+) -> _Dist | None:
+    """The distribution in one metadata folder, or ``None`` if it is not one."""
+    stem_name, _, stem_version = stem.partition("-")
     if headers is None:
-        if os.path.exists(f"{path}/entry_points.txt"):
+        if has_entry_points():
             _warn(
-                (path, 0),
+                (where, 0),
                 "ignored %s: it has no readable METADATA/PKG-INFO, so it is not a distribution",
-                path,
+                where,
             )
         return None
     name, version = headers
     key = normalize(name) if name else None
     if name is None:
         _warn(
-            (path, hash(version)),
+            (where, hash(version)),
             "%s has no Name in its metadata; listed as %r, shadowing nothing",
-            path,
-            folder_name,
+            where,
+            stem_name,
         )
-    entry_points: list[tuple[str, str, str]] = []
-    if is_dir:
-        data = _read(f"{path}/entry_points.txt", _MAX_ENTRY_POINTS)
-        if data:
-            entry_points = parse_entry_points(data, f"{path}/entry_points.txt")
+    data = read_entry_points()
+    entry_points = parse_entry_points(data, f"{where}/entry_points.txt") if data else []
     return _Dist(
-        name or folder_name,
+        name or stem_name,
         key,
-        version or folder_version,
-        path if is_dir else None,
+        version or stem_version,
+        path,
         folder,
         entry_points,
+        normalize(stem_name),
+    )
+
+
+def _from_folder(base: str, folder: str, kind: str, scan: Scan) -> _Dist | None:
+    path = f"{base}/{folder}" if base != "/" else f"/{folder}"
+    stem = _stem(base, folder, kind)
+    if kind == "egg-info" and "-" not in stem:
+        # setuptools' egg_info (setup.py develop, legacy editable installs) writes
+        # ``Name.egg-info`` -- never with a version in the name -- and rewrites its files
+        # in place, which changes no sys.path entry; but each run first touches the
+        # folder itself (``os.utime``), and adds or removes files in it. Folders named
+        # ``Name-version....egg-info`` are installed copies, replaced as a whole like a
+        # dist-info, which the entry's own stamp sees.
+        scan.stamps.append((path, stamp(path)))
+    is_dir = True
+    meta = f"{path}/{'METADATA' if kind == 'dist-info' else 'PKG-INFO'}"
+    headers = _read_headers(lambda limit: _read(meta, limit, _header_complete))
+    if headers is None and kind == "egg-info" and os.path.isfile(path):
+        is_dir = False  # distutils wrote PKG-INFO as a single ``*.egg-info`` file
+        headers = _read_headers(lambda limit: _read(path, limit, _header_complete))
+    eps = f"{path}/entry_points.txt"
+    return _dist(
+        path,
+        folder,
+        stem,
+        headers,
+        lambda: _read(eps, _MAX_ENTRY_POINTS) if is_dir else None,
+        lambda: os.path.exists(eps),
+        path if is_dir else None,
     )
 
 
 def _from_directory(entry: str, scan: Scan) -> list[_Dist]:
     try:
+        # importlib.metadata lists the folder the same way, so "the first in listing
+        # order" means the same folder for both.
         names = os.listdir(entry or ".")
-    except OSError:
+    except (OSError, ValueError):
         return []
+    base_is_egg = os.path.basename(entry).lower().endswith(".egg")
     dists = []
     for folder in names:
-        low = folder.lower()
-        if low.endswith(".dist-info"):
-            dist = _from_folder(entry, folder, "dist-info", scan)
-        elif low.endswith(".egg-info"):
-            dist = _from_folder(entry, folder, "egg-info", scan)
-        elif folder == "EGG-INFO" and entry.lower().endswith(".egg"):
-            dist = _from_folder(entry, folder, "egg", scan)
-        else:
+        if folder[:1] == "~":
+            continue  # pip's leftover of an interrupted upgrade; pip ignores it
+        kind = _kind(folder.lower(), base_is_egg)
+        if kind is None:
             continue
+        dist = _from_folder(entry, folder, kind, scan)
         if dist is not None:
             dists.append(dist)
     return dists
 
 
+def _from_zip(entry: str) -> list[_Dist]:
+    """Distributions in a zip file on ``sys.path`` (a zipped egg, a bundle), read directly.
+
+    The names are taken as importlib does: the first path component of every member, in
+    the archive's order. Anything that is not a readable zip file gives nothing, as it
+    does for importlib.
+    """
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(entry)
+    except Exception:  # not a zip file, unreadable, truncated, ...
+        return []
+    with archive:
+        names = archive.namelist()
+        members = set(names)
+
+        def read(member: str, limit: int) -> bytes | None:
+            if member not in members:
+                return None
+            try:
+                with archive.open(member) as file:
+                    return file.read(limit)
+            except Exception:  # a damaged member (bad CRC, unknown compression, ...)
+                return None
+
+        base_is_egg = os.path.basename(entry).lower().endswith(".egg")
+        dists = []
+        for folder in dict.fromkeys(name.split("/", 1)[0] for name in names):
+            if folder[:1] == "~":
+                continue
+            kind = _kind(folder.lower(), base_is_egg)
+            if kind is not None:
+                dist = _from_zip_folder(entry, folder, kind, read, members)
+                if dist is not None:
+                    dists.append(dist)
+        return dists
+
+
+def _from_zip_folder(
+    entry: str,
+    folder: str,
+    kind: str,
+    read: Callable[[str, int], bytes | None],
+    members: set[str],
+) -> _Dist | None:
+    meta = f"{folder}/{'METADATA' if kind == 'dist-info' else 'PKG-INFO'}"
+    eps = f"{folder}/entry_points.txt"
+    headers = _read_headers(lambda limit: read(meta, limit))
+    if headers is None and kind == "egg-info" and folder in members:
+        # A single-file ``*.egg-info``: it is the PKG-INFO, and there are no entry points.
+        return _dist(
+            f"{entry}/{folder}",
+            folder,
+            _stem(entry, folder, kind),
+            _read_headers(lambda limit: read(folder, limit)),
+            lambda: None,
+            lambda: False,
+            None,
+        )
+    return _dist(
+        f"{entry}/{folder}",
+        folder,
+        _stem(entry, folder, kind),
+        headers,
+        lambda: read(eps, _MAX_ENTRY_POINTS),
+        lambda: eps in members,
+        None,
+    )
+
+
+def _entry_order(found: list[_Dist]) -> list[_Dist]:
+    """The distributions of one ``sys.path`` entry, in the documented order.
+
+    ``found`` is in the entry's listing order. Of several folders of one name, the one
+    ``importlib.metadata.version(name)`` reports is kept: importlib looks the name up
+    among folders whose own name carries it, and takes the first in listing order; a
+    folder with that Name under another folder name comes after those. The others would
+    be shadowed by it anyway.
+    """
+    best: dict[str, _Dist] = {}
+    out: list[_Dist] = []
+    for dist in found:
+        key = dist.key
+        if key is None:
+            out.append(dist)  # no Name: shadows nothing, so nothing to choose
+            continue
+        kept = best.get(key)
+        if kept is None or (kept.stem != key and dist.stem == key):
+            best[key] = dist
+    out.extend(best.values())
+    out.sort(key=lambda d: (d.key or normalize(d.name), d.folder))
+    return out
+
+
 def _from_finder_dists(found: Iterable[object], where: str) -> list[_Dist]:
-    """Distributions handed over by importlib_metadata (zip files, custom finders)."""
+    """Distributions handed over by a ``sys.meta_path`` finder, through importlib_metadata."""
     dists = []
     for dist in found:
         try:
@@ -327,14 +494,6 @@ def _from_finder_dists(found: Iterable[object], where: str) -> list[_Dist]:
     return dists
 
 
-def _from_zip(entry: str) -> list[_Dist]:
-    import importlib_metadata
-
-    context = importlib_metadata.DistributionFinder.Context(path=[entry])  # type: ignore[no-untyped-call]
-    found = importlib_metadata.MetadataPathFinder.find_distributions(context)
-    return _from_finder_dists(found, entry)
-
-
 def is_standard_finder(finder: object) -> bool:
     """The path-based finders of the stdlib and of the importlib_metadata backport."""
     kind = finder if isinstance(finder, type) else type(finder)
@@ -349,12 +508,15 @@ def is_standard_finder(finder: object) -> bool:
 
 def custom_finders() -> list[object]:
     """``sys.meta_path`` finders, other than the standard ones, that provide distributions."""
-    return [
-        finder
-        for finder in sys.meta_path
-        if getattr(finder, "find_distributions", None) is not None
-        and not is_standard_finder(finder)
-    ]
+    found: list[object] = []
+    for finder in sys.meta_path:
+        try:
+            if getattr(finder, "find_distributions", None) is None or is_standard_finder(finder):
+                continue
+        except Exception:
+            pass  # a finder that cannot even be inspected is not one of the standard ones
+        found.append(finder)
+    return found
 
 
 def without_gc(func: Callable[P, R], *args: P.args, **kwds: P.kwargs) -> R:
@@ -390,8 +552,7 @@ def _scan(entries: list[str], finders: list[object], started_ns: int) -> Scan:
             (entry, (st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev, st.st_size))
         )
         found = _from_directory(entry, result) if stat.S_ISDIR(st.st_mode) else _from_zip(entry)
-        found.sort(key=lambda d: (d.key or normalize(d.name), d.folder))
-        ordered.extend(found)
+        ordered.extend(_entry_order(found))
     for finder in finders:
         import importlib_metadata
 

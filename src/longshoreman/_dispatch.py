@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar, overload
 
 from . import _fanout
 from ._enabled import EnabledExtensionManager
@@ -14,6 +14,8 @@ from .exceptions import NoMatches
 __all__ = ["DispatchExtensionManager", "NameDispatchExtensionManager"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 
 class DispatchExtensionManager(EnabledExtensionManager[T]):
@@ -30,7 +32,7 @@ class DispatchExtensionManager(EnabledExtensionManager[T]):
     async def _select(
         self, filter_func: Callable[..., Any], args: Sequence[Any], kwds: dict[str, Any]
     ) -> list[Extension[T]]:
-        chosen = []
+        chosen: list[Extension[T]] = []
         for ext in self.extensions:
             verdict = filter_func(ext, *args, **kwds)
             if _fanout.is_awaitable(verdict):
@@ -39,14 +41,38 @@ class DispatchExtensionManager(EnabledExtensionManager[T]):
                 chosen.append(ext)
         return chosen
 
-    async def map(  # type: ignore[override]
+    @overload  # type: ignore[override]
+    async def map(
         self,
-        filter_func: Callable[..., Any],
+        filter_func: Callable[Concatenate[Extension[T], P], object],
+        func: Callable[Concatenate[Extension[T], P], Awaitable[R]],
+        *args: P.args,
+        **kwds: P.kwargs,
+    ) -> list[R]: ...
+
+    @overload
+    async def map(
+        self,
+        filter_func: Callable[Concatenate[Extension[T], P], object],
+        func: Callable[Concatenate[Extension[T], P], R],
+        *args: P.args,
+        **kwds: P.kwargs,
+    ) -> list[R]: ...
+
+    async def map(
+        self,
+        filter_func: Callable[..., object],
         func: Callable[..., Any],
         *args: Any,
         **kwds: Any,
     ) -> list[Any]:
-        """``func(ext, *args, **kwds)`` for the extensions ``filter_func`` accepts."""
+        """``func(ext, *args, **kwds)`` for the extensions ``filter_func`` accepts.
+
+        ``filter_func(ext, *args, **kwds)`` returns a truth value, or an awaitable of
+        one; ``func`` may be synchronous or return an awaitable. Results come back in
+        extension order, as a ``list[R]`` for a ``func`` returning ``R`` or
+        ``Awaitable[R]``.
+        """
         self._require_ready()
         if not self.extensions:
             raise NoMatches(f"No {self.namespace} extensions found", namespace=self.namespace)
@@ -54,7 +80,7 @@ class DispatchExtensionManager(EnabledExtensionManager[T]):
         return await self._fan_out(chosen, func, args, kwds) if chosen else []
 
     async def map_method(  # type: ignore[override]
-        self, filter_func: Callable[..., Any], method_name: str, *args: Any, **kwds: Any
+        self, filter_func: Callable[..., object], method_name: str, *args: Any, **kwds: Any
     ) -> list[Any]:
         """``ext.obj.<method_name>(*args, **kwds)`` for the extensions accepted."""
         return await self.map(filter_func, _fanout.MethodCall(method_name), *args, **kwds)
@@ -69,7 +95,25 @@ class NameDispatchExtensionManager(DispatchExtensionManager[T]):
     extension are skipped; if none matches, the result is ``[]``.
     """
 
-    async def map(  # type: ignore[override]
+    @overload  # type: ignore[override]
+    async def map(
+        self,
+        names: Iterable[str],
+        func: Callable[Concatenate[Extension[T], P], Awaitable[R]],
+        *args: P.args,
+        **kwds: P.kwargs,
+    ) -> list[R]: ...
+
+    @overload
+    async def map(
+        self,
+        names: Iterable[str],
+        func: Callable[Concatenate[Extension[T], P], R],
+        *args: P.args,
+        **kwds: P.kwargs,
+    ) -> list[R]: ...
+
+    async def map(
         self, names: Iterable[str], func: Callable[..., Any], *args: Any, **kwds: Any
     ) -> list[Any]:
         """``func(ext, *args, **kwds)`` for the extensions called ``names``, in that order."""

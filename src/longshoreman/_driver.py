@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Any, Self, TypeVar
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar, overload
 
-from . import _fanout
 from ._conflicts import ConflictResolver, error_on_conflict
 from ._entrypoints import EntryPoint
 from ._extension import Extension
-from ._manager import _NEEDS_AWAIT, OnLoadFailureCallback
+from ._manager import FailurePhase, LoadFailure, OnLoadFailureCallback
 from ._named import NamedExtensionManager
 from .exceptions import NoMatches
 
 __all__ = ["DriverManager"]
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 
 class DriverManager(NamedExtensionManager[T]):
@@ -52,6 +53,7 @@ class DriverManager(NamedExtensionManager[T]):
         timeout: float | None = None,
         fail_fast: bool = False,
         run_sync_in_thread: bool = False,
+        instrument: object | None = None,
     ) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
@@ -71,6 +73,7 @@ class DriverManager(NamedExtensionManager[T]):
             timeout=timeout,
             fail_fast=fail_fast,
             run_sync_in_thread=run_sync_in_thread,
+            instrument=instrument,
         )
         if not self.extensions:
             raise NoMatches(
@@ -94,6 +97,7 @@ class DriverManager(NamedExtensionManager[T]):
         timeout: float | None = None,
         fail_fast: bool = False,
         run_sync_in_thread: bool = False,
+        instrument: object | None = None,
     ) -> Self:
         """A ready driver manager around one extension (or a one-item iterable)."""
         given = [extensions] if isinstance(extensions, Extension) else list(extensions)
@@ -111,41 +115,50 @@ class DriverManager(NamedExtensionManager[T]):
             timeout=timeout,
             fail_fast=fail_fast,
             run_sync_in_thread=run_sync_in_thread,
+            instrument=instrument,
         )
 
-    def _load_failed(self, entry_point: EntryPoint | None, exc: Exception) -> None:
+    def _load_failed(
+        self, entry_point: EntryPoint | None, exc: Exception, phase: FailurePhase
+    ) -> None:
+        # Raised out of the start, which then undoes itself: awaiting again retries.
+        self.failures.append(LoadFailure(entry_point, phase, exc))
         if self._on_load_failure_callback is not None and entry_point is not None:
             self._on_load_failure_callback(self, entry_point, exc)
         raise exc
 
-    async def _invoke_all(self, enter: Any) -> None:
-        try:
-            await super()._invoke_all(enter)
-        except BaseException:
-            self._state = _NEEDS_AWAIT  # the driver is not usable; awaiting again retries
-            raise
-
     @property
     def driver(self) -> T:
-        """The driver: ``obj`` if the manager invoked it (or a test gave one), else
-        ``plugin``. Decided by how the manager was made, never by truthiness."""
+        """The driver, which is ``obj`` if the manager invoked it (or a test gave one),
+        else ``plugin``; decided by how the manager was made, never by truthiness."""
         self._require_ready()
         ext = self.extensions[0]
         if self._invoke_on_load or ext.obj is not None:
             return ext.obj  # type: ignore[return-value]
-        return ext.plugin  # type: ignore[no-any-return]
+        return ext.plugin  # type: ignore[return-value]
+
+    @overload
+    async def __call__(
+        self,
+        func: Callable[Concatenate[Extension[T], P], Awaitable[R]],
+        *args: P.args,
+        **kwds: P.kwargs,
+    ) -> R: ...
+
+    @overload
+    async def __call__(
+        self,
+        func: Callable[Concatenate[Extension[T], P], R],
+        *args: P.args,
+        **kwds: P.kwargs,
+    ) -> R: ...
 
     async def __call__(self, func: Callable[..., Any], *args: Any, **kwds: Any) -> Any:
-        """``func(extension, *args, **kwds)``, awaited if awaitable; errors unwrapped."""
-        self._require_ready()
-        outcome = await _fanout.run(
-            self.extensions,
-            func,
-            args,
-            kwds,
-            call_timeout=self._timeout,
-            limiter=self._thread_limiter(),
-        )
+        """``func(extension, *args, **kwds)``, awaited if awaitable; errors unwrapped.
+
+        Returns ``R`` for a ``func`` returning ``R`` or ``Awaitable[R]``.
+        """
+        outcome = await self._call(self.extensions, func, args, kwds, fail_fast=False)
         if outcome.errors:
             raise outcome.errors[0]
         return outcome.values[0]

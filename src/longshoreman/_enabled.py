@@ -45,6 +45,7 @@ class EnabledExtensionManager(ExtensionManager[T]):
         timeout: float | None = None,
         fail_fast: bool = False,
         run_sync_in_thread: bool = False,
+        instrument: object | None = None,
     ) -> None:
         if not callable(check_func):
             raise TypeError(f"check_func must be callable, not {type(check_func).__name__}")
@@ -62,6 +63,7 @@ class EnabledExtensionManager(ExtensionManager[T]):
             timeout=timeout,
             fail_fast=fail_fast,
             run_sync_in_thread=run_sync_in_thread,
+            instrument=instrument,
         )
 
     def _check_extension(self, ext: Extension[T]) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import ModuleType
 from typing import Any, Generic, TypeVar
 
@@ -24,8 +25,24 @@ class Extension(Generic[T]):
 
     __slots__ = ("entry_point", "name", "obj", "plugin")
 
+    #: The entry point's name (the name the manager knows the plugin by).
+    name: str
+    #: Where the plugin was found; ``None`` for an extension built by hand.
+    entry_point: EntryPoint | None
+    #: What ``entry_point.load()`` returned. For a manager that does not invoke its
+    #: plugins, this is what you use, and what ``T`` describes (as ``DriverManager.driver``
+    #: has it); for one that invokes, it is the factory of ``obj``: called, then awaited
+    #: or entered as its result requires, so its own return type is not ``T``.
+    plugin: T | Callable[..., Any]
+    #: What invoking ``plugin`` produced, or ``None`` when the manager did not invoke it.
+    obj: T | None
+
     def __init__(
-        self, name: str, entry_point: EntryPoint | None, plugin: Any, obj: T | None
+        self,
+        name: str,
+        entry_point: EntryPoint | None,
+        plugin: T | Callable[..., Any],
+        obj: T | None,
     ) -> None:
         self.name = name
         self.entry_point = entry_point

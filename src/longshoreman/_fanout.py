@@ -1,41 +1,49 @@
 """The fan-out engine: the one place where plugin calls run concurrently.
 
-Every manager hands its calls here: ``invoke_on_load``, ``map``, ``map_method`` and the
-dispatching variants. :func:`run` calls ``func(ext, *args, **kwds)`` for each extension
-and records, per extension index, either a value or an exception; :func:`collect` turns
-that record into what ``map`` returns, logs or raises.
+Every manager hands its calls here: ``invoke_on_load``, ``map``, ``map_method``, the
+dispatching variants and a driver's call. :func:`run` calls ``func(ext, *args, **kwds)``
+for each extension and records, per extension index, either a value or an exception;
+:func:`collect` turns that record into what ``map`` returns, logs or raises.
 
-How a call runs:
+How a call runs (:meth:`_Run.advance` is the one loop that makes calls, for every shape):
 
 * Unbounded (``max_concurrency=None``): ``func`` is called inline in the caller's task, in
   extension order, so a synchronous callable costs a function call and nothing more. When
-  the result is awaitable, a small task awaits it; all of them run in one task group.
+  the result is awaitable, a small task awaits it; all of them run in one task group,
+  created only when the first awaitable appears. Every map passes one real checkpoint.
 * ``max_concurrency=k``: ``k`` worker tasks pull ``(index, extension)`` pairs from one
   shared iterator, so memory is O(k) whatever the number of extensions.
 * ``limiter`` given (``run_sync_in_thread``): a call whose target is not a coroutine
   function runs in a worker thread under that limiter; an awaitable it returns is then
   awaited on the event loop.
 
-What happens to errors:
+What happens to errors (:func:`as_failure` sorts them, for the engine and the manager):
 
 * ``Exception``: recorded for that extension; with ``fail_fast`` the first one cancels
   the remaining calls (they are listed as cancelled).
-* ``call_timeout``: a call still running after that many seconds is cancelled and recorded
-  as a ``TimeoutError``; a synchronous call (inline or in a thread) cannot be interrupted,
-  but one that returns late is recorded as a ``TimeoutError`` all the same.
+* ``call_timeout``: a call still running that many seconds after it *started running*
+  (waiting for a worker or a thread slot does not count) is cancelled and recorded as a
+  ``TimeoutError``; a synchronous call (inline or in a thread) cannot be interrupted, but
+  one that ran too long is recorded as a ``TimeoutError`` all the same.
 * A cancellation exception raised by a plugin that was *not* cancelled is recorded as a
   ``RuntimeError`` (caused by it): exception groups only hold ``Exception``s.
 * Other ``BaseException``s (``KeyboardInterrupt``, ``SystemExit``): the sibling calls are
   cancelled and that very exception is re-raised from :func:`run`, never wrapped.
-* Cancellation of the caller propagates after every call has been cancelled.
+* Cancellation of the caller propagates after every call has been cancelled; failures
+  recorded before it are logged, never dropped.
+
+Nothing is retained: when :func:`run` returns, its state no longer refers to values or
+exceptions, so a traceback that reaches the state's frames keeps no results alive.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
-import logging
+import itertools
 import math
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from types import CoroutineType, GeneratorType
 from typing import Any, Final
@@ -45,11 +53,20 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from ._extension import Extension
+from ._instrument import InstrumentPhase, Observer
+from ._report import describe, log_failure
 from .exceptions import ExtensionErrorGroup
 
-__all__ = ["Call", "MethodCall", "Outcome", "collect", "note", "run"]
-
-LOG = logging.getLogger("longshoreman")
+__all__ = [
+    "Call",
+    "MethodCall",
+    "Outcome",
+    "as_failure",
+    "collect",
+    "inside_calls_of",
+    "note",
+    "run",
+]
 
 
 class _Missing:
@@ -61,6 +78,22 @@ class _Missing:
 
 #: The value slot of a call that produced no value (it failed or was cancelled).
 MISSING: Final = _Missing()
+
+#: The owners (managers) whose plugin calls the current context is inside of, and those
+#: whose calls it runs in a worker thread for. Set by :func:`run`; inherited by the tasks
+#: and threads it starts, and by ``from_thread`` calls made from those threads.
+_CALLING: contextvars.ContextVar[tuple[object, ...]] = contextvars.ContextVar(
+    "longshoreman_calling", default=()
+)
+_IN_THREAD: contextvars.ContextVar[tuple[object, ...]] = contextvars.ContextVar(
+    "longshoreman_in_thread", default=()
+)
+
+
+def inside_calls_of(owner: object, *, thread: bool = False) -> bool:
+    """Whether the current code runs inside one of ``owner``'s plugin calls (in one of
+    its worker threads, with ``thread=True``)."""
+    return any(o is owner for o in (_IN_THREAD if thread else _CALLING).get())
 
 
 class Call:
@@ -99,23 +132,57 @@ def is_awaitable(value: object) -> bool:
     return type(value) is CoroutineType or inspect.isawaitable(value)
 
 
-def spontaneous_cancellation(exc: BaseException) -> RuntimeError:
-    """The failure recorded for a plugin that raised a cancellation nobody asked for."""
-    error = RuntimeError(f"the plugin raised {type(exc).__name__} although it was not cancelled")
-    error.__cause__ = exc
-    return error
-
-
 def really_cancelled() -> bool:
     """Whether the current task is inside a cancelled scope (not a stray exception)."""
     return anyio.current_effective_deadline() == -math.inf
 
 
-def _boxed(
-    func: Callable[..., Any], ext: Extension[Any], args: Sequence[Any], kwds: Mapping[str, Any]
-) -> tuple[Any]:
-    # Boxed: trio refuses a thread's result that is a coroutine; we await it on the loop.
-    return (func(ext, *args, **kwds),)
+def as_failure(exc: BaseException, *, cancelled: bool | None = None) -> BaseException:
+    """Sort what plugin code raised; the one place that does it.
+
+    Returns the ``Exception`` to record as that plugin's failure (a cancellation nobody
+    asked for becomes a ``RuntimeError`` caused by it), or a non-``Exception`` that must
+    reach the caller as itself (``KeyboardInterrupt``, ``SystemExit``). A real
+    cancellation of the current task is re-raised; ``cancelled`` says whether there is
+    one, when the caller knows better than the current task's scopes.
+    """
+    if isinstance(exc, Exception):
+        return exc
+    if isinstance(exc, anyio.get_cancelled_exc_class()):
+        if really_cancelled() if cancelled is None else cancelled:
+            raise exc
+        error = RuntimeError(
+            f"the plugin raised {type(exc).__name__} although it was not cancelled"
+        )
+        error.__cause__ = exc
+        return error
+    return exc
+
+
+#: What thread calls produced, by call key, until the event loop picks them up. Not
+#: returned through the thread machinery: a failing call's traceback links, through the
+#: frames that called the plugin, to the worker's record of its return value; if that
+#: record held the exception, the two would form a cycle that keeps the exception (and
+#: every frame and local it holds) alive until the cyclic collector runs.
+_THREAD_RESULTS: dict[int, tuple[bool, Any, float]] = {}
+_thread_keys = itertools.count()
+
+
+def _in_thread(
+    key: int, owner: object, func: Callable[..., Any], ext: Extension[Any], args: Any, kwds: Any
+) -> None:
+    # Runs in the worker thread. Boxed both ways: trio refuses a thread's result that is
+    # a coroutine (we await it on the loop), and an exception crossing the thread
+    # boundary as itself could be changed on the way (StopIteration becomes
+    # RuntimeError): it is carried back as a value and raised on the loop.
+    token = _IN_THREAD.set((*_IN_THREAD.get(), owner))
+    began = time.monotonic()
+    try:
+        _THREAD_RESULTS[key] = (True, func(ext, *args, **kwds), time.monotonic() - began)
+    except BaseException as exc:
+        _THREAD_RESULTS[key] = (False, exc, time.monotonic() - began)
+    finally:
+        _IN_THREAD.reset(token)
 
 
 class Outcome:
@@ -134,19 +201,27 @@ class Outcome:
         self.cancelled = cancelled
 
 
+#: What a call left to finish in a task: ``(coroutine function, *its arguments)``.
+Pending = tuple[Any, ...]
+
+
 class _Run:
     """The state of one fan-out; its methods are the tasks' bodies."""
 
     __slots__ = (
         "args",
         "errors",
+        "extensions",
         "fail_fast",
         "fatal",
+        "fatal_index",
         "func",
         "halted",
         "kwds",
         "limiter",
-        "pending",
+        "observer",
+        "owner",
+        "phase",
         "tg",
         "timeout",
         "values",
@@ -154,15 +229,17 @@ class _Run:
 
     def __init__(
         self,
-        size: int,
+        extensions: Sequence[Extension[Any]],
         func: Callable[..., Any],
         args: Sequence[Any],
         kwds: Mapping[str, Any],
         timeout: float | None,
         fail_fast: bool,
         limiter: anyio.CapacityLimiter | None,
+        owner: object,
     ) -> None:
-        self.values: list[Any] = [MISSING] * size
+        self.extensions = extensions
+        self.values: list[Any] = [MISSING] * len(extensions)
         self.errors: dict[int, Exception] = {}
         self.func = func
         self.args = args
@@ -170,98 +247,112 @@ class _Run:
         self.timeout = timeout
         self.fail_fast = fail_fast
         self.limiter = limiter
+        self.owner = owner
+        self.observer: Observer | None = None
+        self.phase: InstrumentPhase = "call"
         self.fatal: BaseException | None = None
+        self.fatal_index = -1
         self.halted = False
         self.tg: TaskGroup | None = None
-        self.pending: tuple[int, Awaitable[Any]] | None = None
 
     # -- recording -------------------------------------------------------------------
 
-    def fail(self, index: int, exc: Exception) -> None:
-        self.errors[index] = exc
-        if self.fail_fast and not self.halted:
+    def failed(self, index: int, exc: BaseException) -> None:
+        """Record what call ``index`` raised (re-raising a real cancellation)."""
+        exc = as_failure(exc)
+        if isinstance(exc, Exception):
+            self.errors[index] = exc
+            if self.fail_fast:
+                self.halt()
+        else:
+            # Not swallowed: run() re-raises it, unwrapped, once the siblings are cancelled.
+            if self.fatal is None:
+                self.fatal, self.fatal_index = exc, index
+            self.halt()
+
+    def halt(self) -> None:
+        if not self.halted:
             self.halted = True
             if self.tg is not None:
                 self.tg.cancel_scope.cancel()
 
-    def abort(self, exc: BaseException) -> None:
-        # Not swallowed: run() re-raises it, unwrapped, once the siblings are cancelled.
-        if self.fatal is None:
-            self.fatal = exc
-        self.halted = True
-        if self.tg is not None:
-            self.tg.cancel_scope.cancel()
-
-    # -- one call ----------------------------------------------------------------------
-
-    def call_failed(self, index: int, exc: BaseException) -> None:
-        """Record what ``func`` raised when called; re-raise a real cancellation."""
-        if isinstance(exc, Exception):
-            self.fail(index, exc)
-        elif isinstance(exc, anyio.get_cancelled_exc_class()):
-            if really_cancelled():
-                raise exc
-            self.fail(index, spontaneous_cancellation(exc))
-        else:
-            self.abort(exc)
-
-    def start(
-        self, index: int, ext: Extension[Any], deadline: float = math.inf
-    ) -> Awaitable[Any] | None:
-        """Make call ``index``; return what is left to await, or ``None`` if it is over.
-
-        A synchronous call cannot be interrupted; if it returns after ``deadline`` its
-        value is dropped and the call is recorded as a ``TimeoutError``.
-        """
-        try:
-            if self.limiter is not None:
-                func = self.func
-                target = func.target(ext) if isinstance(func, Call) else func
-                if not inspect.iscoroutinefunction(target):
-                    return self.in_thread(ext)
-            result = self.func(ext, *self.args, **self.kwds)
-        except BaseException as exc:  # sorted out (and re-raised if need be) by call_failed
-            self.call_failed(index, exc)
-            return None
-        if is_awaitable(result):
-            return result  # type: ignore[no-any-return]
-        if deadline != math.inf and anyio.current_time() > deadline:
-            self.fail(index, self.overrun())
-            return None
-        self.values[index] = result
-        return None
-
     def overrun(self) -> TimeoutError:
         return TimeoutError(f"the call did not finish within {self.timeout} s")
 
-    async def in_thread(self, ext: Extension[Any]) -> Any:
-        call = functools.partial(_boxed, self.func, ext, self.args, self.kwds)
-        (result,) = await anyio.to_thread.run_sync(call, limiter=self.limiter)
-        if is_awaitable(result):
-            result = await result
-        return result
+    # -- making calls ----------------------------------------------------------------
 
-    async def finish(self, index: int, awaitable: Awaitable[Any], deadline: float) -> None:
-        """Await the rest of call ``index`` (within its deadline) and record the result."""
+    def advance(
+        self,
+        items: Iterator[tuple[int, Extension[Any]]],
+        tg: TaskGroup | None,
+        observer: Observer | None = None,
+    ) -> Any:
+        """Make the calls ``items`` yields, in turn; the one loop that calls plugins.
+
+        A synchronous result is recorded at once. What needs awaiting (an awaitable
+        result, or a call to run in a thread) is started in ``tg``; without ``tg`` the
+        loop stops there and returns it as a :data:`Pending` for the caller to finish
+        (a worker awaits it itself; an unbounded run then opens its task group). Returns
+        ``None`` once ``items`` is exhausted or the run halted. With an ``observer``,
+        every call is made by :meth:`observed`, in a task of its own.
+        """
+        # SPEC §10: a sync callable costs ≤ 1 µs more than calling it, so this loop is
+        # flat. It never awaits: `halted` can only change when a call raised.
+        func, args, kwds, values = self.func, self.args, self.kwds, self.values
+        timeout, limiter = self.timeout, self.limiter
+        plain: set[type] = set()  # result types known not to be awaitable
+        for index, ext in items:
+            pending: Pending
+            if observer is not None:
+                pending = (self.observed, index, ext)
+            elif limiter is not None and self.wants_thread(ext):
+                pending = (self.finish_thread, index, ext)
+            else:
+                began = 0.0 if timeout is None else time.monotonic()
+                try:
+                    result = func(ext, *args, **kwds)
+                except BaseException as exc:  # sorted out (and re-raised if need be) there
+                    self.failed(index, exc)
+                    if self.halted:
+                        return None
+                    continue
+                cls = type(result)
+                if cls in plain or not (cls is CoroutineType or inspect.isawaitable(result)):
+                    if timeout is not None and time.monotonic() - began > timeout:
+                        self.failed(index, self.overrun())
+                    else:
+                        values[index] = result
+                    if cls is not GeneratorType:  # a generator's awaitability is per object
+                        plain.add(cls)
+                    continue
+                spent = 0.0 if timeout is None else time.monotonic() - began
+                pending = (self.finish, index, result, spent)
+            if tg is None:
+                return pending
+            tg.start_soon(*pending)
+        return None
+
+    def wants_thread(self, ext: Extension[Any]) -> bool:
+        func = self.func
         try:
-            if deadline == math.inf:
+            target = func.target(ext) if isinstance(func, Call) else func
+        except Exception:  # the call itself will raise it again, and record it
+            return True
+        return not inspect.iscoroutinefunction(target)
+
+    async def finish(self, index: int, awaitable: Awaitable[Any], spent: float = 0.0) -> None:
+        """Await the rest of call ``index`` and record the result.
+
+        ``spent`` is how long its synchronous part already ran: the timeout clock counts
+        from when the call started running, not from when it was scheduled.
+        """
+        try:
+            if self.timeout is None:
                 value = await awaitable
             else:
-                value = MISSING
-                with anyio.CancelScope(deadline=deadline):
-                    value = await awaitable
-                # Cancelled at the deadline, or (a thread, which cannot be interrupted)
-                # finished after it: either way an overrun.
-                if value is MISSING or anyio.current_time() > deadline:
-                    raise self.overrun()
-        except Exception as exc:
-            self.fail(index, exc)
-        except anyio.get_cancelled_exc_class() as exc:
-            if really_cancelled():
-                raise
-            self.fail(index, spontaneous_cancellation(exc))
-        except BaseException as exc:  # carried to the caller by run()
-            self.abort(exc)
+                value = await self.bounded(awaitable, self.timeout - spent)
+        except BaseException as exc:  # sorted out (and re-raised if need be) there
+            self.failed(index, exc)
         else:
             self.values[index] = value
         finally:
@@ -269,66 +360,87 @@ class _Run:
             if type(awaitable) is CoroutineType:
                 awaitable.close()
 
-    def deadline(self) -> float:
-        return math.inf if self.timeout is None else anyio.current_time() + self.timeout
+    async def bounded(self, awaitable: Awaitable[Any], budget: float) -> Any:
+        value: Any = MISSING
+        with anyio.CancelScope(deadline=anyio.current_time() + budget):
+            value = await awaitable
+        if value is MISSING:  # cancelled at its deadline
+            raise self.overrun()
+        return value
 
-    # -- the two shapes ----------------------------------------------------------------
+    async def finish_thread(self, index: int, ext: Extension[Any]) -> None:
+        """Run call ``index`` in a worker thread (timed from when the thread starts it)."""
+        key = next(_thread_keys)
+        call = functools.partial(_in_thread, key, self.owner, self.func, ext, self.args, self.kwds)
+        try:
+            await anyio.to_thread.run_sync(call, limiter=self.limiter)
+        except BaseException as exc:  # the caller's cancellation
+            late = _THREAD_RESULTS.pop(key, None)  # the thread may have finished all the same
+            if late is not None and type(late[1]) is CoroutineType:
+                late[1].close()
+            self.failed(index, exc)
+            return
+        ok, result, spent = _THREAD_RESULTS.pop(key)
+        if not ok:  # recorded without raising it here: no frame of ours keeps it alive
+            self.failed(index, result)
+            return
+        if self.timeout is not None and spent > self.timeout:
+            if type(result) is CoroutineType:
+                result.close()  # dropped on purpose: no "never awaited" warning
+            self.failed(index, self.overrun())
+            return
+        if is_awaitable(result):
+            await self.finish(index, result, spent)
+        else:
+            self.values[index] = result
 
-    def spawn_all(self, extensions: Sequence[Extension[Any]], tg: TaskGroup) -> None:
-        """Make every call in turn; a task awaits each awaitable result."""
-        for index, ext in enumerate(extensions):
-            deadline = self.deadline()
-            awaitable = self.start(index, ext, deadline)
-            if awaitable is not None:
-                tg.start_soon(self.finish, index, awaitable, deadline)
-            if self.halted:
-                break
-
-    def call_inline(self, extensions: Sequence[Extension[Any]], begin: int) -> int:
-        """The hot path of ``spawn_all`` (no thread, no timeout), from index ``begin``.
-
-        Without a task group yet (``self.tg`` is ``None``) it stops at the first call
-        that returns an awaitable, leaves it in ``self.pending`` and returns the index to
-        resume from; a map over sync callables thus never creates a task group. Returns
-        ``len(extensions)`` when every call has been made.
-        """
-        # SPEC §10: a sync callable costs ≤ 1 µs more than calling it, so start() is
-        # inlined. Nothing else runs during this loop (it never awaits): `halted` can only
-        # change when a call raised.
-        tg = self.tg
-        finish = self.finish
-        func, args, kwds, values = self.func, self.args, self.kwds, self.values
-        plain: set[type] = set()  # result types known not to be awaitable
-        for index in range(begin, len(extensions)):
-            try:
-                result = func(extensions[index], *args, **kwds)
-            except BaseException as exc:  # sorted out (and re-raised if need be) by call_failed
-                self.call_failed(index, exc)
-                if self.halted:
-                    break
-                continue
-            cls = type(result)
-            if cls in plain:
-                values[index] = result
-            elif cls is CoroutineType or inspect.isawaitable(result):
-                if tg is None:
-                    self.pending = (index, result)
-                    return index + 1
-                tg.start_soon(finish, index, result, math.inf)
+    async def observed(self, index: int, ext: Extension[Any]) -> None:
+        """Make call ``index`` (as :meth:`advance` would), told to the observer."""
+        observer = self.observer
+        assert observer is not None
+        event = observer.start(self.phase, ext)
+        try:
+            pending = self.advance(iter(((index, ext),)), None)
+            if pending is not None:
+                await pending[0](*pending[1:])
+        finally:
+            if index in self.errors:
+                observer.end(event, "error", self.errors[index])
+            elif self.values[index] is not MISSING:
+                observer.end(event, "ok")
+            elif self.fatal_index == index:
+                observer.end(event, "error", self.fatal)
             else:
-                values[index] = result
-                if cls is not GeneratorType:  # a generator's awaitability is per object
-                    plain.add(cls)
-        return len(extensions)
+                observer.end(event, "cancelled")
 
     async def worker(self, items: Iterator[tuple[int, Extension[Any]]]) -> None:
-        for index, ext in items:
-            if self.halted:
+        observer = self.observer
+        while not self.halted:
+            pending = self.advance(items, None, observer)
+            if pending is None:
                 return
-            deadline = self.deadline()
-            awaitable = self.start(index, ext, deadline)
-            if awaitable is not None:
-                await self.finish(index, awaitable, deadline)
+            await pending[0](*pending[1:])
+
+    # -- ending ----------------------------------------------------------------------
+
+    def release(self) -> Outcome:
+        """Hand the results over and forget them (see "Nothing is retained")."""
+        values, errors = self.values, self.errors
+        cancelled: list[int] = []
+        if self.halted:
+            cancelled = [i for i, v in enumerate(values) if v is MISSING and i not in errors]
+        self.values, self.errors = [], {}
+        return Outcome(values, dict(sorted(errors.items())), cancelled)
+
+    def drop(self, reason: BaseException) -> None:
+        """The run ends with ``reason`` propagating: log what would be lost with it."""
+        errors, self.values, self.errors = self.errors, [], {}
+        for index, exc in sorted(errors.items()):
+            log_failure(
+                f"extension {describe(self.extensions[index])} failed while the fan-out "
+                f"was ending with {type(reason).__name__}",
+                exc,
+            )
 
 
 async def run(
@@ -341,44 +453,63 @@ async def run(
     call_timeout: float | None = None,
     fail_fast: bool = False,
     limiter: anyio.CapacityLimiter | None = None,
+    owner: object = None,
+    scopes: set[anyio.CancelScope] | None = None,
+    observer: Observer | None = None,
+    phase: InstrumentPhase = "call",
 ) -> Outcome:
     """Call ``func(ext, *args, **kwds)`` for every extension, concurrently.
 
     Returns the :class:`Outcome`; raises only what must not be turned into a per-plugin
     failure: the caller's cancellation, and ``KeyboardInterrupt``/``SystemExit`` (or any
-    other non-``Exception``) from a plugin, as itself.
+    other non-``Exception``) from a plugin, as itself. ``owner`` (the manager) is what
+    :func:`inside_calls_of` recognises in the plugins' code. While calls are awaited,
+    their task group's cancel scope is in ``scopes``: cancelling it from outside (a
+    closing manager cutting its calls short) makes :func:`run` raise ``RuntimeError``.
     """
-    state = _Run(len(extensions), func, args, kwds or {}, call_timeout, fail_fast, limiter)
-    size = len(extensions)
+    state = _Run(extensions, func, args, kwds or {}, call_timeout, fail_fast, limiter, owner)
+    if observer is not None:
+        state.observer, state.phase = observer, phase
+    token = _CALLING.set((*_CALLING.get(), owner))
+    items = enumerate(extensions)
+    tg: TaskGroup | None = None
     try:
-        if max_concurrency is not None and max_concurrency < size:
+        if max_concurrency is not None and max_concurrency < len(extensions):
             async with anyio.create_task_group() as tg:
                 state.tg = tg
-                items = iter(enumerate(extensions))
+                if scopes is not None:
+                    scopes.add(tg.cancel_scope)
                 for _ in range(max_concurrency):
                     tg.start_soon(state.worker, items)
-        elif limiter is not None or call_timeout is not None:
-            async with anyio.create_task_group() as tg:
-                state.tg = tg
-                state.spawn_all(extensions, tg)
         else:
-            await anyio.lowlevel.checkpoint_if_cancelled()
-            resume = state.call_inline(extensions, 0)
-            if state.pending is not None:
+            # One real checkpoint per map, even over sync callables: a loop of maps can
+            # always be cancelled, and other tasks get to run.
+            await anyio.lowlevel.checkpoint()
+            pending = state.advance(items, None, observer)
+            if pending is not None:
                 async with anyio.create_task_group() as tg:
                     state.tg = tg
-                    tg.start_soon(state.finish, *state.pending, math.inf)
-                    state.pending = None
-                    state.call_inline(extensions, resume)
+                    if scopes is not None:
+                        scopes.add(tg.cancel_scope)
+                    tg.start_soon(*pending)
+                    state.advance(items, tg, observer)
+        if tg is not None and tg.cancel_scope.cancel_called and not state.halted:
+            raise RuntimeError(
+                f"{owner!r} was closed while this call was in flight: its plugin calls "
+                "were cancelled"
+            )
+    except BaseException as exc:
+        state.drop(exc)
+        raise
     finally:
+        if tg is not None and scopes is not None:
+            scopes.discard(tg.cancel_scope)
+        _CALLING.reset(token)
         fatal, state.fatal = state.fatal, None
         if fatal is not None:
+            state.drop(fatal)
             raise fatal
-    values, errors = state.values, state.errors
-    cancelled: list[int] = []
-    if state.halted:
-        cancelled = [i for i, v in enumerate(values) if v is MISSING and i not in errors]
-    return Outcome(values, dict(sorted(errors.items())), cancelled)
+    return state.release()
 
 
 def note(exc: BaseException, ext: Extension[Any]) -> None:
@@ -406,14 +537,8 @@ def collect(
         return values
     if not propagate:
         for index, exc in outcome.errors.items():
-            ext = extensions[index]
-            LOG.error(
-                "error calling extension %r (%s) of %r: %s",
-                ext.name,
-                ext.entry_point_target,
-                namespace,
-                exc,
-                exc_info=exc,
+            log_failure(
+                f"error calling extension {describe(extensions[index])} of {namespace!r}", exc
             )
         return [value for value in values if value is not MISSING]
     failures = [(extensions[i], exc) for i, exc in outcome.errors.items()]

@@ -22,13 +22,14 @@ def _first(namespace: str, name: str, extensions: Sequence[Extension[T]]) -> Ext
 class HookManager(NamedExtensionManager[T]):
     """Loads every entry point called ``name``: many plugins answering one hook.
 
-    ``manager[name]`` is the list of them (``[]`` for any other name) and ``map`` fans
-    out to all of them. Sharing the name is the point of a hook, so by default all are
-    kept. Given a ``conflict_resolver``, it is honoured at construction: it sees all of
-    them and its choice (or its exception, e.g. ``error_on_conflict``'s
-    ``MultipleMatches``) replaces the list. No plugin for the hook is normal: the manager
-    is empty and nothing is logged, unless ``on_missing_entrypoints_callback`` is given
-    (stevedore warns by default).
+    ``manager[name]`` is the list of them (``[]`` when no plugin answers the hook) and
+    ``map`` fans out to all of them; ``manager[other]`` for a name the manager has no
+    extension for raises ``KeyError``, as stevedore's does. Sharing the name is the point
+    of a hook, so by default all are kept. Given a ``conflict_resolver``, it is honoured
+    at construction: it sees all of them and its choice (or its exception, e.g.
+    ``error_on_conflict``'s ``MultipleMatches``) replaces the list. No plugin for the
+    hook is normal: the manager is empty and nothing is logged, unless
+    ``on_missing_entrypoints_callback`` is given (stevedore warns by default).
 
     The other arguments are :class:`ExtensionManager`'s.
     """
@@ -50,6 +51,7 @@ class HookManager(NamedExtensionManager[T]):
         timeout: float | None = None,
         fail_fast: bool = False,
         run_sync_in_thread: bool = False,
+        instrument: object | None = None,
     ) -> None:
         if not isinstance(name, str):
             raise TypeError(f"name must be a str, not {type(name).__name__}")
@@ -70,10 +72,19 @@ class HookManager(NamedExtensionManager[T]):
             timeout=timeout,
             fail_fast=fail_fast,
             run_sync_in_thread=run_sync_in_thread,
+            instrument=instrument,
         )
         if conflict_resolver is not None and len(self.extensions) > 1:
             self.extensions = [conflict_resolver(namespace, name, self.extensions)]
 
     def __getitem__(self, name: str) -> list[Extension[T]]:  # type: ignore[override]
-        """Every extension registered for ``name``, in discovery order."""
-        return [ext for ext in self.extensions if ext.name == name]
+        """Every extension registered for ``name``, in discovery order.
+
+        Raises:
+            KeyError: ``name`` is neither the hook's name nor the name of any of its
+                extensions (a test instance may hold several names).
+        """
+        found = [ext for ext in self.extensions if ext.name == name]
+        if not found and name != getattr(self, "_hook_name", None):
+            raise KeyError(name)
+        return found

@@ -1,11 +1,50 @@
 """ExtensionManager: load every plugin of a namespace; invoke and fan out asynchronously.
 
-The life of a manager::
+The lifecycle is a small state machine. Every public operation looks at ``_state`` and
+does what this table (also in the docs) says; nothing else changes it::
 
-    constructed ──(invoke_on_load=False)──────────────────────────► ready
-         │                                                            ▲
-         └──(invoke_on_load=True)── await mgr / async with mgr ───────┘
-    ready ── aclose() / end of ``async with`` ──► closed
+                 construct (invoke_on_load=False) ─────────────────────────┐
+                                                                           ▼
+    construct ──► CREATED ──await / async with──► STARTING ──success──► READY
+      (invoke)     ▲  │                             │  │                   │
+                   │  │          failed or cancelled│  │aclose()           │aclose() /
+                   │  │    (entered plugins exited) │  │(start abandoned,  │end of `async with`
+                   └──┼─────────────────────────────┘  │ plugins exited)   ▼
+                      │                                │               CLOSING: refuse new
+                      │aclose()                        │               calls, wait for the
+                      ▼                                ▼               calls in flight, exit
+                   CLOSED ◄────────────────────────────┴────────────── every plugin, newest
+                                                                       first
+
+    operation         CREATED       STARTING           READY         CLOSING       CLOSED
+    await mgr         start         wait, then again   return        RuntimeError  RuntimeError
+    async with mgr    start+enter   wait, then again   return        RuntimeError  RuntimeError
+    map / map_method  RuntimeError  RuntimeError       run           RuntimeError  RuntimeError
+    aclose()          → CLOSED      abandon the start  → CLOSING     wait for it   return
+
+* **One start, shared.** The caller that finds the manager *created* runs the start;
+  concurrent callers wait for it and look again: *ready*, they return; *created* again
+  (the start failed or its caller was cancelled), one of them starts afresh, entering
+  async context manager plugins if it is an ``async with``.
+* **A failed or cancelled start leaves nothing behind.** Its extensions are copies, so
+  ``extensions`` goes back to the loaded, uninvoked set; every plugin it entered is
+  exited, newest first, before the exception propagates.
+* **Hosts.** Each async context manager plugin is entered and exited by its own host
+  task (:meth:`ExtensionManager._host`), a task of the event loop's own rather than of
+  a task group around the caller, so any task may leave the ``async with`` and no
+  caller's cancellation tears a plugin down half-way; the manager waits for every host
+  it started. The call that asked for the enter only *waits* for the host to report;
+  if that call is cancelled (timeout, cancelled start) it abandons the host, which
+  stops entering at its next checkpoint, or — if the enter completes anyway, say
+  shielded — exits the plugin at once. Nobody ever waits on a task that waits on them,
+  so no ``__aenter__``/``__aexit__`` can deadlock the manager.
+* **Closing** exits the hosts one at a time, newest first, shielded from cancellation but
+  bounded by the deadline in force when the close began (and by ``timeout`` per exit);
+  a close that begins already cancelled gives the exits :data:`CANCELLED_CLOSE_GRACE`
+  seconds in all. An abandoned exit is that plugin's ``TimeoutError``.
+* **Re-entrancy.** Awaiting, entering or closing a manager from inside one of its own
+  plugin calls would wait for itself: it raises ``RuntimeError`` instead (the fan-out
+  marks its calls' context, see :func:`._fanout.inside_calls_of`).
 
 Subclasses (the named, enabled, dispatch, driver and hook managers) change behaviour
 through four hooks, all synchronous:
@@ -21,8 +60,10 @@ through four hooks, all synchronous:
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import inspect
-import logging
+import math
 from collections.abc import (
     Awaitable,
     Callable,
@@ -34,38 +75,80 @@ from collections.abc import (
     Sequence,
 )
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeAlias, TypeVar, overload
+from typing import (
+    Any,
+    Concatenate,
+    Generic,
+    Literal,
+    NamedTuple,
+    ParamSpec,
+    Self,
+    TypeAlias,
+    TypeVar,
+    overload,
+)
 
 import anyio
-from anyio.abc import TaskGroup, TaskStatus
+import anyio.lowlevel
 
 from . import _fanout
 from ._cache import list_entry_points
 from ._conflicts import ConflictResolver, ignore_conflicts
 from ._entrypoints import EntryPoint
 from ._extension import Extension
+from ._instrument import InstrumentPhase, Observer
+from ._report import LOG, describe, log_failure
 from .exceptions import ExtensionErrorGroup, NoMatches, RequirementError
 
-__all__ = ["ExtensionManager", "OnLoadFailureCallback"]
+__all__ = ["ExtensionManager", "FailurePhase", "LoadFailure", "OnLoadFailureCallback"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 P = ParamSpec("P")
 
-LOG = logging.getLogger("longshoreman")
-
 #: ``callback(manager, entry_point, exception)``, called for each plugin that failed to
 #: import or to be invoked, with the original exception.
 OnLoadFailureCallback: TypeAlias = Callable[["ExtensionManager[Any]", EntryPoint, Exception], None]
+
+#: Where a plugin failed: checking its requirements, importing, invoking, entering (an
+#: async context manager plugin), the ``check_func``, or exiting at close.
+FailurePhase: TypeAlias = Literal["requirements", "import", "invoke", "enter", "check", "exit"]
+
+
+class LoadFailure(NamedTuple):
+    """An entry point that did not become an extension (or whose exit failed).
+
+    ``entry_point`` is ``None`` only for an exit failure of an extension made by hand
+    (``make_test_instance``); ``extension`` is set for exit failures.
+    """
+
+    entry_point: EntryPoint | None
+    phase: FailurePhase
+    exception: Exception
+    extension: Extension[Any] | None = None
+
+    @property
+    def name(self) -> str:
+        """The plugin's name."""
+        if self.entry_point is not None:
+            return self.entry_point.name
+        return self.extension.name if self.extension is not None else "?"
+
 
 # Threads a manager with run_sync_in_thread=True uses when max_concurrency is not set
 # (anyio's own default).
 _DEFAULT_THREADS = 40
 
-_READY = "ready"
-_NEEDS_AWAIT = "needs await"
-_LOADING = "loading"
-_CLOSED = "closed"
+#: Seconds the plugins' exits get, in all, when a close begins after its caller was
+#: already cancelled (a deadline that passed, a cancelled scope): the deadline in force
+#: has gone, and zero time would make every exit that awaits anything fail.
+CANCELLED_CLOSE_GRACE = 1.0
+
+CREATED = "created"
+STARTING = "starting"
+READY = "ready"
+CLOSING = "closing"
+CLOSED = "closed"
 
 
 def _is_async_context_manager(obj: object) -> bool:
@@ -82,41 +165,113 @@ def _async_generator_error(ext: Extension[Any]) -> TypeError:
     )
 
 
-class _Failed:
-    """What a host task hands back when entering its context manager failed."""
+class _Host:
+    """One async context manager plugin and the task that enters and exits it.
 
-    __slots__ = ("exc",)
+    The host sets ``settled`` once entering is over (entered, failed, or gave up after
+    being abandoned) and ``done`` when it has nothing left to do. The closer sets
+    ``exit_deadline`` then ``release``; the host exits the plugin and records how.
+    """
 
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
+    __slots__ = (
+        "abandoned",
+        "acm",
+        "done",
+        "entered",
+        "error",
+        "exit_deadline",
+        "exit_error",
+        "ext",
+        "fatal",
+        "index",
+        "obj",
+        "release",
+        "reported",
+        "scope",
+        "settled",
+        "stopped",
+    )
 
-
-class _Exit:
-    """One entered async context manager plugin, waiting in its host task."""
-
-    __slots__ = ("done", "error", "fatal", "guard", "release")
-
-    def __init__(self) -> None:
+    def __init__(self, ext: Extension[Any], index: int, acm: Any) -> None:
+        self.ext = ext
+        self.index = index
+        self.acm = acm
+        self.settled = anyio.Event()
         self.release = anyio.Event()
         self.done = anyio.Event()
-        self.guard: anyio.CancelScope | None = None
-        self.error: Exception | None = None
-        self.fatal: BaseException | None = None
+        self.scope: anyio.CancelScope | None = None
+        self.abandoned = False
+        self.entered = False
+        self.obj: Any = None
+        self.error: Exception | None = None  # entering failed
+        self.fatal: BaseException | None = None  # entering or exiting raised KeyboardInterrupt…
+        self.exit_error: Exception | None = None
+        self.exit_deadline = math.inf
+        self.stopped = False  # ended before it was released (see ExtensionManager._host)
+        self.reported = False  # its failure was reported by the host itself
+
+    def abandon(self) -> None:
+        """The caller stopped waiting for the enter: stop it at its next checkpoint (a
+        plugin already entered is not disturbed: it is exited at close)."""
+        if self.entered:
+            return
+        self.abandoned = True
+        if self.scope is not None:
+            self.scope.cancel()
+
+
+#: The host tasks running on asyncio (the loop itself keeps only weak references).
+_ASYNCIO_HOSTS: set[asyncio.Task[None]] = set()
+
+
+def _spawn_host(host: Callable[[_Host], Coroutine[Any, Any, None]], slot: _Host) -> None:
+    """Start a host as a task of the event loop's own, in the current context.
+
+    Not in a task group of the caller's: a task group would wrap the ``async with``
+    body in a cancel scope of ours, and only the task that opened it could close it.
+    The manager itself keeps the structure: every host is waited for (``done``)
+    before the start that spawned it fails or the close that exits it returns.
+    """
+    loop = anyio.lowlevel.current_token().native_token
+    if isinstance(loop, asyncio.AbstractEventLoop):
+        task = loop.create_task(host(slot))
+        _ASYNCIO_HOSTS.add(task)
+        task.add_done_callback(_ASYNCIO_HOSTS.discard)
+    else:
+        import trio
+
+        trio.lowlevel.spawn_system_task(host, slot, context=contextvars.copy_context())
+
+
+class _Start:
+    """One run of the start, shared by every caller that waits for it."""
+
+    __slots__ = ("close_requested", "done", "hosts", "order", "phases", "scope")
+
+    def __init__(self, extensions: list[Extension[Any]]) -> None:
+        self.order = {id(ext): index for index, ext in enumerate(extensions)}
+        self.done = anyio.Event()
+        self.scope = anyio.CancelScope()
+        self.close_requested = False
+        self.hosts: list[_Host] = []
+        self.phases: dict[int, FailurePhase] = {}  # id(extension) → "enter" once it got there
 
 
 class _Invoke(_fanout.Call):
     """``ext.plugin(*args, **kwds)``, awaited, then entered if it is a context manager."""
 
-    __slots__ = ("args", "enter", "kwds")
+    __slots__ = ("args", "enter", "kwds", "start")
 
     def __init__(
         self,
         args: tuple[Any, ...],
         kwds: dict[str, Any],
-        enter: Callable[[Extension[Any], Any], Coroutine[Any, Any, Any]] | None,
+        start: _Start,
+        enter: Callable[[_Start, Extension[Any], Any], Coroutine[Any, Any, Any]] | None,
     ) -> None:
         self.args = args
         self.kwds = kwds
+        self.start = start
         self.enter = enter
 
     def target(self, ext: Extension[Any]) -> object:
@@ -127,7 +282,7 @@ class _Invoke(_fanout.Call):
             raise _async_generator_error(ext)
         obj = ext.plugin(*self.args, **self.kwds)
         if self._must_enter(ext, obj):
-            return self.enter(ext, obj)  # type: ignore[misc]
+            return self._enter(ext, obj)
         if _fanout.is_awaitable(obj):
             return self._settle(ext, obj)
         return obj
@@ -135,8 +290,13 @@ class _Invoke(_fanout.Call):
     async def _settle(self, ext: Extension[Any], awaitable: Awaitable[Any]) -> Any:
         obj = await awaitable
         if self._must_enter(ext, obj):
-            return await self.enter(ext, obj)  # type: ignore[misc]
+            return await self._enter(ext, obj)
         return obj
+
+    async def _enter(self, ext: Extension[Any], acm: Any) -> Any:
+        assert self.enter is not None
+        self.start.phases[id(ext)] = "enter"
+        return await self.enter(self.start, ext, acm)
 
     def _must_enter(self, ext: Extension[Any], obj: object) -> bool:
         if inspect.isasyncgen(obj):
@@ -238,6 +398,9 @@ class ExtensionManager(Generic[T]):
         run_sync_in_thread: run synchronous plugin callables in worker threads (this
             manager's own limiter: ``max_concurrency`` threads, or 40) rather than on the
             event loop.
+        instrument: an object with ``on_start(event)`` and/or ``on_end(event)``, told
+            about every plugin load, invoke, enter, call and exit (see
+            :class:`~longshoreman.PluginEvent`; :mod:`longshoreman.otel` makes spans).
     """
 
     namespace: str
@@ -262,6 +425,7 @@ class ExtensionManager(Generic[T]):
         timeout: float | None = None,
         fail_fast: bool = False,
         run_sync_in_thread: bool = False,
+        instrument: object | None = None,
     ) -> None:
         self._configure(
             namespace,
@@ -272,13 +436,16 @@ class ExtensionManager(Generic[T]):
             timeout=timeout,
             fail_fast=fail_fast,
             run_sync_in_thread=run_sync_in_thread,
+            instrument=instrument,
         )
         self._invoke_on_load = invoke_on_load
         self._invoke_args = tuple(invoke_args)
         self._invoke_kwds = dict(invoke_kwds or {})
         self._verify_requirements = verify_requirements
-        self.extensions = self._load_plugins()
-        self._state = _NEEDS_AWAIT if invoke_on_load else _READY
+        self._loaded = self._load_plugins()
+        self._load_failures = list(self.failures)
+        self.extensions = list(self._loaded)
+        self._state = CREATED if invoke_on_load else READY
 
     @classmethod
     def make_test_instance(
@@ -293,6 +460,7 @@ class ExtensionManager(Generic[T]):
         timeout: float | None = None,
         fail_fast: bool = False,
         run_sync_in_thread: bool = False,
+        instrument: object | None = None,
     ) -> Self:
         """A ready manager over the given extensions, without discovery or invocation."""
         self = cls.__new__(cls)
@@ -305,13 +473,16 @@ class ExtensionManager(Generic[T]):
             timeout=timeout,
             fail_fast=fail_fast,
             run_sync_in_thread=run_sync_in_thread,
+            instrument=instrument,
         )
         self._invoke_on_load = False
         self._invoke_args = ()
         self._invoke_kwds = {}
         self._verify_requirements = False
-        self.extensions = list(extensions)
-        self._state = _READY
+        self._loaded = list(extensions)
+        self._load_failures = []
+        self.extensions = list(self._loaded)
+        self._state = READY
         return self
 
     def _configure(
@@ -325,6 +496,7 @@ class ExtensionManager(Generic[T]):
         timeout: float | None,
         fail_fast: bool,
         run_sync_in_thread: bool,
+        instrument: object | None,
     ) -> None:
         if max_concurrency is not None and (
             isinstance(max_concurrency, bool)
@@ -342,14 +514,23 @@ class ExtensionManager(Generic[T]):
         self._timeout = timeout
         self._fail_fast = fail_fast
         self._run_sync_in_thread = run_sync_in_thread
+        self._observer = None if instrument is None else Observer(instrument, namespace)
         self._limiter: anyio.CapacityLimiter | None = None
+        self._limiter_loop: object = None
         self._by_name: dict[str, list[Extension[T]]] | None = None
         self._resolved: dict[str, Extension[T]] = {}
-        self._loading: anyio.Event | None = None
-        self._lifetime: TaskGroup | None = None
-        self._exits: dict[Extension[T], _Exit] = {}
-        self._exit_order: list[Extension[T]] = []
-        self._entered = False
+        #: Every entry point that did not become an extension, and every failed exit.
+        self.failures: list[LoadFailure] = []
+        self._start: _Start | None = None  # the start in progress (STARTING)
+        self._hosts: list[_Host] = []  # entered plugins of the ready manager
+        self._entered_by: int | None = None  # the task inside `async with`, if any
+        self._in_flight = 0
+        self._idle: anyio.Event | None = None  # set when the last call in flight ends
+        self._call_scopes: set[anyio.CancelScope] = set()  # of the maps in flight
+        self._exit_bound = math.inf  # the earliest deadline of those closing
+        self._draining: anyio.CancelScope | None = None
+        self._exiting: _Host | None = None  # the host being exited now
+        self._closed: anyio.Event | None = None  # set when a close has finished
 
     # -- loading (synchronous) ---------------------------------------------------------
 
@@ -367,33 +548,39 @@ class ExtensionManager(Generic[T]):
         """
         return True
 
-    def _load_failed(self, entry_point: EntryPoint | None, exc: Exception) -> None:
-        """Report a plugin that failed to import, pass its checks or be invoked."""
+    def _load_failed(
+        self, entry_point: EntryPoint | None, exc: Exception, phase: FailurePhase
+    ) -> None:
+        """Record and report a plugin that failed to import, pass its checks or be
+        invoked: to ``on_load_failure_callback``, else as one ERROR record."""
+        self.failures.append(LoadFailure(entry_point, phase, exc))
         if self._on_load_failure_callback is not None and entry_point is not None:
             self._on_load_failure_callback(self, entry_point, exc)
             return
-        name, target = (
-            (entry_point.name, entry_point.value) if entry_point is not None else ("?", "?")
-        )
-        LOG.error(
-            "Could not load extension %r (%s) of %r: %s",
-            name,
-            target,
-            self.namespace,
+        log_failure(
+            f"Could not load extension {describe(entry_point)} of {self.namespace!r} "
+            f"({phase} failed)",
             exc,
-            exc_info=exc,
         )
 
     def _load_one(self, entry_point: EntryPoint) -> Extension[T] | None:
+        phase: FailurePhase = "requirements"
+        observer = self._observer
+        event = None if observer is None else observer.start("load", None, entry_point)
         try:
             if self._verify_requirements:
                 check_requirements(entry_point)
+            phase = "import"
             plugin = entry_point.load()
-        except self._propagated:
-            raise
-        except Exception as exc:
-            self._load_failed(entry_point, exc)
+        except BaseException as exc:
+            if observer is not None and event is not None:
+                observer.end(event, "error", exc)
+            if isinstance(exc, self._propagated) or not isinstance(exc, Exception):
+                raise
+            self._load_failed(entry_point, exc, phase)
             return None
+        if observer is not None and event is not None:
+            observer.end(event, "ok")
         return Extension(entry_point.name, entry_point, plugin, None)
 
     def _keep_checked(self, extensions: Iterable[Extension[T]]) -> list[Extension[T]]:
@@ -404,7 +591,7 @@ class ExtensionManager(Generic[T]):
             except self._propagated:
                 raise
             except Exception as exc:
-                self._load_failed(ext.entry_point, exc)
+                self._load_failed(ext.entry_point, exc, "check")
                 continue
             if keep:
                 kept.append(ext)
@@ -421,41 +608,40 @@ class ExtensionManager(Generic[T]):
             return extensions
         return self._keep_checked(extensions)
 
-    # -- invoking (asynchronous) -------------------------------------------------------
+    # -- the lifecycle -----------------------------------------------------------------
+
+    def _refuse_reentry(self, what: str) -> None:
+        if _fanout.inside_calls_of(self):
+            raise RuntimeError(
+                f"{what} {self!r} from inside one of its own plugin calls would wait for "
+                "itself; do it outside the plugins"
+            )
 
     def __await__(self) -> Generator[Any, None, Self]:
-        return self._ready().__await__()
+        return self._ready(enter=False).__await__()
 
-    async def _ready(self) -> Self:
-        while self._state == _LOADING and self._loading is not None:
-            await self._loading.wait()
-        if self._state == _CLOSED:
-            raise RuntimeError(f"{self!r} is closed")
-        if self._state == _NEEDS_AWAIT:
-            await self._invoke_all(enter=None)
-        return self
+    async def _ready(self, *, enter: bool) -> Self:
+        """Return once the manager is ready: start it, or wait for the start under way."""
+        self._refuse_reentry("entering" if enter else "awaiting")
+        while True:
+            state = self._state
+            if state == READY:
+                return self
+            if state in (CLOSING, CLOSED):
+                raise RuntimeError(f"{self!r} is closed")
+            if self._start is not None:  # STARTING: share it, then look again
+                await self._start.done.wait()
+                continue
+            await self._run_start(enter=enter)
 
     async def __aenter__(self) -> Self:
-        if self._entered:
+        if self._entered_by is not None:
             raise RuntimeError(f"{self!r} is already being used by an `async with`")
-        if self._state == _CLOSED:
-            raise RuntimeError(f"{self!r} is closed")
-        self._entered = True
-        if self._state != _NEEDS_AWAIT:
-            return await self._ready()
-        lifetime = anyio.create_task_group()
-        await lifetime.__aenter__()
-        self._lifetime = lifetime
+        self._entered_by = anyio.get_current_task().id
         try:
-            await self._invoke_all(enter=self._enter)
+            await self._ready(enter=True)
         except BaseException:
-            try:
-                await self._release_all()
-            except Exception:
-                LOG.exception("error while closing %r after a failed start", self)
-            finally:
-                await self._end_lifetime()
-                self._entered = False
+            self._entered_by = None
             raise
         return self
 
@@ -465,157 +651,359 @@ class ExtensionManager(Generic[T]):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Any task may leave: the hosts belong to no task's cancel scopes.
         try:
             await self.aclose()
         finally:
-            await self._end_lifetime()
-            self._entered = False
+            self._entered_by = None
 
     async def aclose(self) -> None:
-        """Close the manager: exit the async context manager plugins, newest first.
+        """Close the manager: let calls in flight finish, then exit the async context
+        manager plugins, newest first.
 
-        Idempotent. Errors from the plugins' ``__aexit__`` are raised together as an
-        :class:`~longshoreman.ExtensionErrorGroup` once every plugin has been exited.
+        Idempotent; every concurrent ``aclose()`` returns once every plugin has been
+        exited. Errors from the plugins' ``__aexit__`` are raised together as an
+        :class:`~longshoreman.ExtensionErrorGroup` (by the close that ran them).
         """
-        if self._state == _CLOSED:
+        self._refuse_reentry("closing")
+        while self._state == STARTING and self._start is not None:
+            start = self._start
+            start.close_requested = True
+            self._bound_exits(self._close_deadline())  # the undo honours our deadline too
+            start.scope.cancel()
+            with anyio.CancelScope(shield=True):
+                await start.done.wait()
+        if self._state == CLOSING:
+            assert self._closed is not None
+            self._bound_exits(self._close_deadline())
+            await self._closed.wait()
             return
-        self._state = _CLOSED
-        await self._release_all()
-
-    async def _invoke_all(
-        self, enter: Callable[[Extension[Any], Any], Coroutine[Any, Any, Any]] | None
-    ) -> None:
-        self._state = _LOADING
-        self._loading = anyio.Event()
-        try:
-            extensions = self.extensions
-            self._exit_order = list(extensions)
-            outcome = await _fanout.run(
-                extensions,
-                _Invoke(self._invoke_args, self._invoke_kwds, enter),
-                max_concurrency=self._max_concurrency,
-                call_timeout=self._timeout,
-                limiter=self._thread_limiter(),
-            )
-        except BaseException:
-            self._state = _NEEDS_AWAIT
-            raise
-        finally:
-            self._loading.set()
-            self._loading = None
-        for exc in outcome.errors.values():
-            if isinstance(exc, self._propagated):
-                self._state = _NEEDS_AWAIT
-                raise exc
-        self._state = _READY
-        invoked: list[Extension[T]] = []
-        for index, ext in enumerate(extensions):
-            error = outcome.errors.get(index)
-            if error is None:
-                ext.obj = outcome.values[index]
-                invoked.append(ext)
-            else:
-                self._load_failed(ext.entry_point, error)
-        self.extensions = self._keep_checked(invoked)
-
-    # -- async context manager plugins -------------------------------------------------
-
-    async def _enter(self, ext: Extension[Any], acm: Any) -> Any:
-        assert self._lifetime is not None
-        slot = self._exits[ext] = _Exit()  # before starting: never lose an entered plugin
-        value = await self._lifetime.start(self._host, acm, slot)
-        if isinstance(value, _Failed):
-            raise value.exc
-        return value
-
-    async def _host(self, acm: Any, slot: _Exit, *, task_status: TaskStatus[Any]) -> None:
-        """Enter ``acm``, wait for the manager to close, exit it: all in this one task."""
-        entered = False
-        try:
-            with anyio.CancelScope() as guard:
-                slot.guard = guard
-                async with acm as obj:
-                    entered = True
-                    task_status.started(obj)
-                    # From now on only the manager ends this plugin (or the plugin itself):
-                    # its exit runs when the manager closes, in order, even if the code
-                    # around the manager is being cancelled.
-                    guard.shield = True
-                    await slot.release.wait()
-            if guard.cancelled_caught:
-                raise TimeoutError(f"exiting did not finish within {self._timeout} s")
-        except Exception as exc:
-            if entered:
-                slot.error = exc
-            else:
-                task_status.started(_Failed(exc))
-        except anyio.get_cancelled_exc_class() as exc:
-            if _fanout.really_cancelled():
-                raise
-            error = _fanout.spontaneous_cancellation(exc)
-            if entered:
-                slot.error = error
-            else:
-                task_status.started(_Failed(error))
-        except BaseException as exc:  # re-raised, unwrapped, by the manager's task
-            if entered:
-                slot.fatal = exc
-            else:
-                task_status.started(_Failed(exc))
-        finally:
-            slot.done.set()
-
-    async def _release_all(self) -> None:
-        exits, self._exits = self._exits, {}
-        if not exits:
+        if self._state == CLOSED:
             return
-        failures: list[tuple[Extension[Any], Exception]] = []
-        fatal: BaseException | None = None
-        with anyio.CancelScope(shield=True):
-            for ext in reversed(self._exit_order):
-                slot = exits.get(ext)
-                if slot is None:
-                    continue
-                if slot.guard is not None and self._timeout is not None:
-                    slot.guard.deadline = anyio.current_time() + self._timeout
-                slot.release.set()
-                await slot.done.wait()
-                if slot.error is not None:
-                    _fanout.note(slot.error, ext)
-                    failures.append((ext, slot.error))
-                fatal = fatal or slot.fatal
-        if fatal is not None:
-            raise fatal
+        if self._state == CREATED:
+            self._state = CLOSED
+            return
+        self._state = CLOSING
+        self._closed = closed = anyio.Event()
+        hosts, self._hosts = self._hosts, []
+        self._bound_exits(self._close_deadline())
+        try:
+            with anyio.CancelScope(shield=True):
+                await self._drain()
+            failures = await self._exit(hosts)
+        finally:
+            self._state = CLOSED
+            closed.set()
         if failures:
-            failures.reverse()
             raise ExtensionErrorGroup.from_failures(
                 f"{len(failures)} {self.namespace!r} extension(s) failed to exit", failures
             )
 
-    async def _end_lifetime(self) -> None:
-        lifetime, self._lifetime = self._lifetime, None
-        if lifetime is not None:
-            # Every host task has finished by now: this only closes the group.
-            await lifetime.__aexit__(None, None, None)
+    async def _drain(self) -> None:
+        """Wait for the calls in flight, until the close's bound; then cut them short."""
+        with anyio.CancelScope(deadline=self._exit_bound) as scope:
+            self._draining = scope
+            while self._in_flight:
+                self._idle = anyio.Event()
+                await self._idle.wait()
+        self._draining = None
+        if self._in_flight:
+            for calls in list(self._call_scopes):
+                calls.cancel()  # those maps raise RuntimeError: closed in flight
+            while self._in_flight:
+                self._idle = anyio.Event()
+                await self._idle.wait()
+
+    def _bound_exits(self, deadline: float) -> None:
+        """Every closer's deadline bounds the close in progress (the earliest wins)."""
+        if deadline >= self._exit_bound:
+            return
+        self._exit_bound = deadline
+        if self._draining is not None:
+            self._draining.deadline = deadline
+        exiting = self._exiting
+        if exiting is not None and exiting.scope is not None:
+            exiting.scope.deadline = min(exiting.scope.deadline, deadline)
+
+    async def _run_start(self, *, enter: bool) -> None:
+        """CREATED → STARTING → READY, or back to CREATED (CLOSED if a close asked)."""
+        extensions: list[Extension[T]] = [
+            Extension(e.name, e.entry_point, e.plugin, None) for e in self._loaded
+        ]
+        start = self._start = _Start(extensions)
+        self._state = STARTING
+        self.failures = list(self._load_failures)
+        outcome: _fanout.Outcome | None = None
+        try:
+            with start.scope:
+                outcome = await self._call(
+                    extensions,
+                    _Invoke(
+                        self._invoke_args,
+                        self._invoke_kwds,
+                        start,
+                        self._enter_in_host if enter else None,
+                    ),
+                    (),
+                    {},
+                    fail_fast=False,
+                    starting=True,
+                )
+            if start.close_requested or outcome is None:
+                raise RuntimeError(f"{self!r} was closed while it was starting")
+            for exc in outcome.errors.values():
+                if isinstance(exc, self._propagated):
+                    raise exc
+            invoked: list[Extension[T]] = []
+            for index, ext in enumerate(extensions):
+                error = outcome.errors.get(index)
+                if error is None:
+                    ext.obj = outcome.values[index]
+                    invoked.append(ext)
+                else:
+                    self._load_failed(ext.entry_point, error, start.phases.get(id(ext), "invoke"))
+            kept = self._keep_checked(invoked)
+        except BaseException:
+            try:
+                await self._undo(start)
+            finally:
+                self._state = CLOSED if start.close_requested else CREATED
+            raise
+        finally:
+            self._start = None
+            start.done.set()
+        # A plugin that stopped on its own while the start went on is not kept.
+        stopped = {id(host.ext) for host in start.hosts if host.stopped}
+        self.extensions = [ext for ext in kept if id(ext) not in stopped]
+        self._hosts = start.hosts
+        self._state = READY
+
+    async def _undo(self, start: _Start) -> None:
+        """A start failed or was cancelled: exit what it entered."""
+        self.extensions = list(self._loaded)
+        hosts, start.hosts = start.hosts, []
+        for host in hosts:
+            host.abandon()
+        self._bound_exits(self._close_deadline())
+        try:
+            for ext, exc in await self._exit(hosts):
+                log_failure(f"error exiting {describe(ext)} after a failed start", exc)
+        finally:
+            self._exit_bound = math.inf  # the next start's close has a bound of its own
+
+    # -- async context manager plugins -------------------------------------------------
+
+    async def _enter_in_host(self, start: _Start, ext: Extension[Any], acm: Any) -> Any:
+        """Have a host task enter ``acm``; wait (only) for it to report."""
+        host = _Host(ext, start.order[id(ext)], acm)
+        start.hosts.append(host)  # before starting it: never lose an entered plugin
+        _spawn_host(self._host, host)
+        try:
+            await host.settled.wait()
+        except BaseException:
+            host.abandon()
+            raise
+        if host.fatal is not None:
+            raise host.fatal
+        if host.error is not None:
+            raise host.error
+        return host.obj
+
+    async def _host(self, host: _Host) -> None:
+        """Enter ``host.acm``, wait to be released, exit it: all in this one task.
+
+        The host is a task of the event loop's own (see :func:`_spawn_host`), under no
+        caller's cancel scope: no caller's cancellation tears a plugin down half-way,
+        and any task may close the manager. One cancel scope spans the plugin's whole
+        life, because a plugin may open task groups and cancel scopes in ``__aenter__``
+        that stay open until ``__aexit__``, and no other scope may begin or end inside
+        that span. Before the plugin is entered, cancelling that scope abandons the
+        enter; after, its deadline is the exit's bound (the closer sets it).
+
+        Three ways out once entered: released by a close (``__aexit__(None, None,
+        None)``); abandoned while entering (exited at once, under that cancellation:
+        the scope is cancelled for good); or stopped on its own (something in the
+        plugin, say a task group whose child failed, cancelled the wait: exited with
+        that exception, as ``async with`` would, reported at once and dropped from
+        ``extensions``). Never raises: what happens is recorded on ``host``.
+        """
+        acm, cls = host.acm, type(host.acm)
+        try:
+            if host.abandoned:  # given up before this task ran: never entered
+                return
+            with anyio.CancelScope() as scope:
+                host.scope = scope
+                try:
+                    host.obj = await self._observed(host, "enter", cls.__aenter__, acm)
+                finally:
+                    host.settled.set()
+                host.entered = True
+                if host.abandoned:  # (it may have changed while the enter ran)
+                    await cls.__aexit__(acm, None, None, None)  # type: ignore[unreachable]
+                    return
+                try:
+                    await host.release.wait()
+                except BaseException as exc:  # not released: the plugin stopped on its own
+                    host.stopped = True
+                    await cls.__aexit__(acm, type(exc), exc, exc.__traceback__)
+                    raise RuntimeError(
+                        f"{host.ext.entry_point_target} stopped on its own before its manager "
+                        "closed"
+                    ) from exc
+                scope.deadline = min(scope.deadline, host.exit_deadline)
+                await self._observed(host, "exit", cls.__aexit__, acm, None, None, None)
+            if scope.cancelled_caught and not host.abandoned and not host.stopped:
+                host.exit_error = TimeoutError(
+                    f"exiting {host.ext.entry_point_target} did not finish in time "
+                    "(the close's deadline or the timeout passed)"
+                )
+        except BaseException as exc:
+            try:
+                # Nobody cancels an entered host but its own deadline, caught above.
+                failure = _fanout.as_failure(exc, cancelled=None if not host.entered else False)
+            except BaseException:  # cancelled while entering: nobody waits for it any more
+                return
+            if not isinstance(failure, Exception):
+                host.fatal = failure
+            elif host.entered:
+                host.exit_error = failure
+            else:
+                host.error = failure
+        finally:
+            host.settled.set()
+            host.done.set()
+            self._report_alone(host)
+
+    async def _observed(self, host: _Host, phase: InstrumentPhase, method: Any, *args: Any) -> Any:
+        """``await method(*args)``, told to the instrument (if any) as ``phase``."""
+        observer = self._observer
+        if observer is None:
+            return await method(*args)
+        event = observer.start(phase, host.ext)
+        try:
+            result = await method(*args)
+        except BaseException as exc:
+            cancelled = isinstance(exc, anyio.get_cancelled_exc_class())
+            observer.end(event, "cancelled" if cancelled else "error", exc)
+            raise
+        observer.end(event, "ok")
+        return result
+
+    def _report_alone(self, host: _Host) -> None:
+        """Report what no caller is waiting to hear: the failures of a plugin that
+        stopped on its own, or of an enter that was abandoned."""
+        if host.stopped:
+            exc = host.exit_error or RuntimeError(f"{host.ext.entry_point_target} stopped")
+            host.reported = True
+            self.failures.append(LoadFailure(host.ext.entry_point, "exit", exc, host.ext))
+            if any(ext is host.ext for ext in self._extensions):
+                self.extensions = [ext for ext in self._extensions if ext is not host.ext]
+            log_failure(f"extension {describe(host.ext)} of {self.namespace!r} stopped", exc)
+        elif host.abandoned and (host.error or host.exit_error):
+            late = host.exit_error or host.error
+            assert late is not None
+            host.reported = True
+            log_failure(f"extension {describe(host.ext)} failed after it was abandoned", late)
+
+    def _close_deadline(self) -> float:
+        deadline = anyio.current_effective_deadline()
+        if deadline == -math.inf:
+            deadline = anyio.current_time() + CANCELLED_CLOSE_GRACE
+        return deadline
+
+    async def _exit(self, hosts: list[_Host]) -> list[tuple[Extension[Any], Exception]]:
+        """Exit the hosts one at a time, newest first, within the close's bound; the
+        failures, in discovery order. A plugin that stopped on its own, or was exited
+        as soon as an abandoned enter finished, was reported then."""
+        failures: list[tuple[Extension[Any], Exception]] = []
+        fatal: BaseException | None = None
+        with anyio.CancelScope(shield=True):
+            for host in sorted(hosts, key=lambda h: h.index, reverse=True):
+                host.exit_deadline = self._exit_bound
+                if self._timeout is not None:
+                    host.exit_deadline = min(
+                        host.exit_deadline, anyio.current_time() + self._timeout
+                    )
+                self._exiting = host
+                host.release.set()
+                try:
+                    await host.done.wait()
+                finally:
+                    self._exiting = None
+                if host.exit_error is not None and not host.reported:
+                    _fanout.note(host.exit_error, host.ext)
+                    self.failures.append(
+                        LoadFailure(host.ext.entry_point, "exit", host.exit_error, host.ext)
+                    )
+                    failures.append((host.ext, host.exit_error))
+                fatal = fatal or host.fatal
+        if fatal is not None:
+            raise fatal
+        failures.reverse()
+        return failures
 
     # -- fan-out -----------------------------------------------------------------------
 
     def _thread_limiter(self) -> anyio.CapacityLimiter | None:
         if not self._run_sync_in_thread:
             return None
-        if self._limiter is None:
+        if _fanout.inside_calls_of(self, thread=True):
+            raise RuntimeError(
+                f"a call of {self!r} from inside one of its own worker-thread plugin calls "
+                "would wait for a thread slot that call holds"
+            )
+        loop = anyio.lowlevel.current_token().native_token
+        if self._limiter is None or self._limiter_loop is not loop:
+            if self._limiter is not None and self._limiter.borrowed_tokens:
+                raise RuntimeError(f"{self!r} is in use in another event loop")
             self._limiter = anyio.CapacityLimiter(self._max_concurrency or _DEFAULT_THREADS)
+            self._limiter_loop = loop
         return self._limiter
 
     def _require_ready(self) -> None:
-        if self._state == _READY:
+        if self._state == READY:
             return
-        if self._state == _CLOSED:
+        if self._state in (CLOSING, CLOSED):
             raise RuntimeError(f"{self!r} is closed")
         raise RuntimeError(
             f"{self!r} invokes its plugins on load: `await` it or use `async with` before "
             "calling map() or map_method()"
         )
+
+    async def _call(
+        self,
+        extensions: Sequence[Extension[Any]],
+        func: Callable[..., Any],
+        args: Sequence[Any],
+        kwds: dict[str, Any],
+        *,
+        fail_fast: bool,
+        starting: bool = False,
+    ) -> _fanout.Outcome:
+        """Run calls through the engine with this manager's limits, as a call in flight
+        (a close waits for it). Only a start may call while not ready."""
+        if not starting:
+            self._require_ready()
+        self._in_flight += 1
+        try:
+            return await _fanout.run(
+                extensions,
+                func,
+                args,
+                kwds,
+                max_concurrency=self._max_concurrency,
+                call_timeout=self._timeout,
+                fail_fast=fail_fast,
+                limiter=self._thread_limiter(),
+                owner=self,
+                scopes=None if starting else self._call_scopes,
+                observer=self._observer,
+                phase="invoke" if starting else "call",
+            )
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight and self._idle is not None:
+                self._idle.set()
 
     async def _fan_out(
         self,
@@ -626,21 +1014,30 @@ class ExtensionManager(Generic[T]):
     ) -> list[Any]:
         """Call ``func(ext, *args, **kwds)`` for each of ``extensions`` under this
         manager's concurrency, timeout and error policy; values in extension order."""
-        outcome = await _fanout.run(
+        extensions = tuple(extensions)  # what a plugin does to `extensions` meanwhile
+        outcome = await self._call(
             extensions,
             func,
             args,
             kwds,
-            max_concurrency=self._max_concurrency,
-            call_timeout=self._timeout,
             fail_fast=self._fail_fast and self.propagate_map_exceptions,
-            limiter=self._thread_limiter(),
         )
         return _fanout.collect(
             outcome,
             extensions,
             namespace=self.namespace,
             propagate=self.propagate_map_exceptions,
+        )
+
+    def _no_extensions(self) -> NoMatches:
+        failed = list(self.failures)
+        if not failed:
+            return NoMatches(f"No {self.namespace} extensions found", namespace=self.namespace)
+        return NoMatches(
+            f"No {self.namespace} extensions loaded: all {len(failed)} found failed to load "
+            f"({', '.join(sorted({f.phase for f in failed}))}); see .failures",
+            namespace=self.namespace,
+            failures=failed,
         )
 
     @overload
@@ -668,19 +1065,20 @@ class ExtensionManager(Generic[T]):
         ``propagate_map_exceptions=True``.
 
         Raises:
-            NoMatches: the manager has no extensions.
+            NoMatches: the manager has no extensions (saying so when every plugin
+                found failed to load, with those failures as ``.failures``).
             RuntimeError: the manager still needs its ``await``, or is closed.
         """
         self._require_ready()
         if not self.extensions:
-            raise NoMatches(f"No {self.namespace} extensions found", namespace=self.namespace)
+            raise self._no_extensions()
         return await self._fan_out(self.extensions, func, args, kwds)
 
     async def map_method(self, method_name: str, *args: Any, **kwds: Any) -> list[Any]:
         """Call ``ext.obj.<method_name>(*args, **kwds)`` for every extension, as ``map``."""
         self._require_ready()
         if not self.extensions:
-            raise NoMatches(f"No {self.namespace} extensions found", namespace=self.namespace)
+            raise self._no_extensions()
         return await self._fan_out(self.extensions, _fanout.MethodCall(method_name), args, kwds)
 
     # -- container protocol ------------------------------------------------------------

@@ -65,6 +65,7 @@ class NamedExtensionManager(ExtensionManager[T]):
         timeout: float | None = None,
         fail_fast: bool = False,
         run_sync_in_thread: bool = False,
+        instrument: object | None = None,
     ) -> None:
         self._names = names_list(names)
         self._name_order = name_order
@@ -82,6 +83,7 @@ class NamedExtensionManager(ExtensionManager[T]):
             timeout=timeout,
             fail_fast=fail_fast,
             run_sync_in_thread=run_sync_in_thread,
+            instrument=instrument,
         )
 
     def _entry_points_to_load(self) -> Iterable[EntryPoint]:

@@ -19,10 +19,11 @@ naming the extension it came from.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 if TYPE_CHECKING:
     from ._extension import Extension
+    from ._manager import LoadFailure
 
 __all__ = [
     "ExtensionErrorGroup",
@@ -46,7 +47,22 @@ class NoUniqueMatch(RuntimeError):
 
 
 class NoMatches(NoUniqueMatch):
-    """No extension matched (an empty namespace, or no driver of that name)."""
+    """No extension matched (an empty namespace, or no driver of that name).
+
+    ``failures`` lists the :class:`~longshoreman.LoadFailure` of every plugin that was
+    found but failed to load, when that is why there is no extension (else empty).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        namespace: str | None = None,
+        name: str | None = None,
+        failures: Sequence[LoadFailure] = (),
+    ) -> None:
+        super().__init__(message, namespace=namespace, name=name)
+        self.failures: list[LoadFailure] = list(failures)
 
 
 class MultipleMatches(NoUniqueMatch):
@@ -72,12 +88,30 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-class ExtensionErrorGroup(ExceptionGroup[Exception]):
+if TYPE_CHECKING:
+    # The default (PEP 696) lets a bare ``ExtensionErrorGroup``, as in ``except
+    # ExtensionErrorGroup as group`` or ``pytest.raises(ExtensionErrorGroup)``, mean
+    # ``ExtensionErrorGroup[Exception]``; type checkers know typing_extensions without it
+    # being installed, and at run time the plain TypeVar below is all that is needed.
+    from typing_extensions import TypeVar as _TypeVar
+
+    E_co = _TypeVar("E_co", bound=Exception, covariant=True, default=Exception)
+else:
+    E_co = TypeVar("E_co", bound=Exception, covariant=True)
+E2 = TypeVar("E2", bound=Exception)
+
+
+class ExtensionErrorGroup(ExceptionGroup[E_co], Generic[E_co]):
     """Plugin calls failed during ``map``, ``map_method`` or a manager's close.
 
     It is a group even for a single failure, so ``except* SomeError`` is the one way to
     handle it. ``split()``/``subgroup()`` and ``except*`` keep the subclass and narrow
     :attr:`failures` to the members kept.
+
+    Like ``ExceptionGroup[E_co]``, it is generic in the type of its members, and the
+    exceptions in :attr:`failures` have that type. ``except* OSError as group`` gives an
+    ``ExceptionGroup[OSError]``; ``isinstance(group, ExtensionErrorGroup)`` narrows it
+    to an ``ExtensionErrorGroup[OSError]`` for type checkers.
 
     Attributes:
         failures: ``(extension, exception)`` pairs in extension order.
@@ -85,19 +119,19 @@ class ExtensionErrorGroup(ExceptionGroup[Exception]):
         cancelled: extensions whose calls were cancelled by ``fail_fast``.
     """
 
-    failures: list[tuple[Extension[Any], Exception]]
+    failures: list[tuple[Extension[Any], E_co]]
     results: list[tuple[Extension[Any], Any]]
     cancelled: list[Extension[Any]]
 
     def __new__(
         cls,
         message: str,
-        exceptions: Sequence[Exception],
+        exceptions: Sequence[E_co],
         *,
-        failures: Sequence[tuple[Extension[Any], Exception]] | None = None,
+        failures: Sequence[tuple[Extension[Any], E_co]] | None = None,
         results: Sequence[tuple[Extension[Any], Any]] = (),
         cancelled: Sequence[Extension[Any]] = (),
-    ) -> Self:
+    ) -> ExtensionErrorGroup[E_co]:
         self = super().__new__(cls, message, exceptions)
         self.failures = list(failures) if failures is not None else []
         self.results = list(results)
@@ -107,25 +141,24 @@ class ExtensionErrorGroup(ExceptionGroup[Exception]):
     def __init__(
         self,
         message: str,
-        exceptions: Sequence[Exception],
+        exceptions: Sequence[E_co],
         *,
-        failures: Sequence[tuple[Extension[Any], Exception]] | None = None,
+        failures: Sequence[tuple[Extension[Any], E_co]] | None = None,
         results: Sequence[tuple[Extension[Any], Any]] = (),
         cancelled: Sequence[Extension[Any]] = (),
     ) -> None:
         super().__init__(message, exceptions)
 
-    @classmethod
+    @staticmethod
     def from_failures(
-        cls,
         message: str,
-        failures: Sequence[tuple[Extension[Any], Exception]],
+        failures: Sequence[tuple[Extension[Any], E2]],
         *,
         results: Sequence[tuple[Extension[Any], Any]] = (),
         cancelled: Sequence[Extension[Any]] = (),
-    ) -> ExtensionErrorGroup:
+    ) -> ExtensionErrorGroup[E2]:
         """Build a group whose members are the failures' exceptions, in order."""
-        return cls(
+        return ExtensionErrorGroup(
             message,
             [exc for _, exc in failures],
             failures=failures,
@@ -133,15 +166,21 @@ class ExtensionErrorGroup(ExceptionGroup[Exception]):
             cancelled=cancelled,
         )
 
-    def derive(self, excs: Sequence[Exception]) -> ExtensionErrorGroup:  # type: ignore[override]
+    def derive(self, excs: Sequence[E2], /) -> ExtensionErrorGroup[E2]:  # type: ignore[override]
+        """The group ``split()`` and ``subgroup()`` build: this one's, over ``excs``."""
         # split() hands us the kept members: the originals themselves, or narrowed copies
         # of nested groups whose leaves are still the original objects.
-        kept: list[tuple[Extension[Any], Exception]] = []
+        # One plugin per member, in order: two plugins may have raised one instance.
+        kept: list[tuple[Extension[Any], E2]] = []
+        taken: set[int] = set()
         for exc in excs:
             leaf_ids = {id(leaf) for leaf in _leaves(exc)}
-            for ext, original in self.failures:
+            for position, (ext, original) in enumerate(self.failures):
+                if position in taken:
+                    continue
                 if original is exc or any(id(leaf) in leaf_ids for leaf in _leaves(original)):
                     kept.append((ext, exc))
+                    taken.add(position)
                     break
         return ExtensionErrorGroup(
             self.message, excs, failures=kept, results=self.results, cancelled=self.cancelled

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import inspect
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 try:
     from docutils import nodes
@@ -35,10 +36,10 @@ try:
     from sphinx.util import logging
     from sphinx.util.docutils import SphinxDirective
     from sphinx.util.nodes import nested_parse_with_titles
-except ImportError as exc:  # pragma: no cover - exercised only without the extra
+except ImportError as _missing:  # pragma: no cover - exercised only without the extra
     raise ImportError(
         "longshoreman.sphinxext needs Sphinx: install 'longshoreman[sphinx]'"
-    ) from exc
+    ) from _missing
 
 from . import __version__
 from ._cache import list_entry_points
@@ -94,7 +95,7 @@ class ListPluginsDirective(SphinxDirective):
     # The namespace may follow the directive or sit in its content, as stevedore reads it.
     optional_arguments = 1
     has_content = True
-    option_spec = {  # noqa: RUF012 - docutils reads this class attribute
+    option_spec: ClassVar[dict[str, Callable[[str], Any]]] = {
         "class": directives.class_option,
         "detailed": directives.flag,
         "titlecase": directives.flag,

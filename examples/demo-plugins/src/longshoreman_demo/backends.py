@@ -45,18 +45,24 @@ class Backend:
 
 
 class Postgres(Backend):
+    """A PostgreSQL client: the slowest to connect."""
+
     name = "postgres"
     connect_latency = 0.30
     ping_latency = 0.20
 
 
 class Redis(Backend):
+    """A Redis client: connects and answers quickly."""
+
     name = "redis"
     connect_latency = 0.10
     ping_latency = 0.05
 
 
 class ObjectStore(Backend):
+    """An S3-style object store client."""
+
     name = "object-store"
     connect_latency = 0.25
     ping_latency = 0.15
