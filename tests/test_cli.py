@@ -211,10 +211,10 @@ def test_check_reports_each_failure_with_its_distribution(
         "missing  cli_plugins.nowhere:Thing  broken-fmt    0.2      failed\n"
         "boom     cli_plugins.boom:Boom      broken-fmt    0.2      failed\n"
         "\n"
-        "missing (cli_plugins.nowhere:Thing) from broken-fmt 0.2, failed while importing:\n"
+        "'missing' (cli_plugins.nowhere:Thing) from broken-fmt 0.2, failed while importing:\n"
         "  ModuleNotFoundError: No module named 'cli_plugins.nowhere'\n"
         "\n"
-        "boom (cli_plugins.boom:Boom) from broken-fmt 0.2, failed while importing:\n"
+        "'boom' (cli_plugins.boom:Boom) from broken-fmt 0.2, failed while importing:\n"
         "  RuntimeError: boom at import\n"
         "\n"
         "2 of 4 plugins failed to load.\n"
@@ -368,15 +368,15 @@ def test_check_invoke_reports_invocation_failures(
     ]
     assert [block.splitlines()[:2] for block in blocks] == [
         [
-            "bad (invoke_plugins.mod:bad_config) from invoke-dist 2.0, failed while invoking:",
+            "'bad' (invoke_plugins.mod:bad_config) from invoke-dist 2.0, failed while invoking:",
             "  ValueError: missing setting 'url'",
         ],
         [
-            "leaky (invoke_plugins.mod:leaky) from invoke-dist 2.0, failed while exiting:",
+            "'leaky' (invoke_plugins.mod:leaky) from invoke-dist 2.0, failed while exiting:",
             "  OSError: could not close the socket",
         ],
         [
-            "missing (invoke_plugins.gone:thing) from invoke-dist 2.0, failed while importing:",
+            "'missing' (invoke_plugins.gone:thing) from invoke-dist 2.0, failed while importing:",
             "  ModuleNotFoundError: No module named 'invoke_plugins.gone'",
         ],
     ]
@@ -520,7 +520,8 @@ def test_check_invoke_passes_invoke_args_and_kwds(
     ]
     # The real error, not "missing 1 required keyword-only argument: 'settings'".
     assert failure == (
-        "database (settings_plugins.mod:database) from settings-dist 4.2, failed while invoking:\n"
+        "'database' (settings_plugins.mod:database) from settings-dist 4.2, "
+        "failed while invoking:\n"
         "  ConnectionRefusedError: db.internal refused the connection"
     )
     assert summary == "1 of 6 plugins failed to load or invoke; 2 not invoked (not callable).\n"
@@ -709,6 +710,11 @@ def test_check_timeout_fails_each_plugin_that_overruns_in_its_phase(
         assert f'  File "{path}", line {line}, in ' in traceback
 
 
+def without_carets(text: str) -> str:
+    """A traceback without its ``^^^^`` lines (which each Python version draws its way)."""
+    return "\n".join(line for line in text.splitlines() if line.strip(" ^~"))
+
+
 def test_check_traceback_shows_the_plugins_frames_only(
     fake_env: FakeEnv, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -724,28 +730,28 @@ def test_check_traceback_shows_the_plugins_frames_only(
     )
     fake_env.dist("deep", "1.0", {NS: {"deep": "deep_plugins.mod:connect"}})
     failure = (
-        "deep (deep_plugins.mod:connect) from deep 1.0, failed while invoking:\n"
+        "'deep' (deep_plugins.mod:connect) from deep 1.0, failed while invoking:\n"
         "  Traceback (most recent call last):\n"
         f'    File "{path}", line 3, in connect\n'
         "      return open_socket()\n"
-        "             ^^^^^^^^^^^^^\n"
         f'    File "{path}", line 6, in open_socket\n'
         '      raise ConnectionError("no route to host")\n'
         "  ConnectionError: no route to host"
     )
     status, out, err = run(capsys, "check", NS, "--invoke", "--traceback")
     assert (status, err) == (1, "")
-    assert out.split("\n\n")[1] == failure
+    assert without_carets(out.split("\n\n")[1]) == failure
 
     status, out, err = run(capsys, "check", NS, "--invoke")
     assert out.split("\n\n")[1] == (
-        "deep (deep_plugins.mod:connect) from deep 1.0, failed while invoking:\n"
+        "'deep' (deep_plugins.mod:connect) from deep 1.0, failed while invoking:\n"
         "  ConnectionError: no route to host"
     )
 
     status, data = run_json(capsys, "check", NS, "--invoke", "--json")
     error = data["plugins"][0]["error"]
-    assert error["traceback"] == "\n".join(line[2:] for line in failure.splitlines()[1:])
+    expected = "\n".join(line[2:] for line in failure.splitlines()[1:])
+    assert without_carets(error["traceback"]) == expected
 
 
 def test_check_traceback_of_an_import_failure(
@@ -757,13 +763,39 @@ def test_check_traceback_of_an_import_failure(
     assert status == 1
     block = out.split("\n\n")[1].splitlines()
     assert block[:3] == [
-        "bad (import_plugins.mod:x) from importing 1.0, failed while importing:",
+        "'bad' (import_plugins.mod:x) from importing 1.0, failed while importing:",
         "  Traceback (most recent call last):",
         f'    File "{path}", line 2, in <module>',
     ]
     assert block[-1].startswith("  json.decoder.JSONDecodeError: Expecting property name")
     assert "importlib" not in out
     assert "_cli.py" not in out
+
+
+def test_check_survives_an_exception_that_cannot_be_printed(
+    fake_env: FakeEnv, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_env.module(
+        "ugly_plugins.mod",
+        """
+        class Unprintable(Exception):
+            def __str__(self):
+                raise ValueError("no text for you")
+
+        def factory():
+            raise Unprintable()
+        """,
+    )
+    fake_env.dist("ugly", "1.0", {NS: {"ugly": "ugly_plugins.mod:factory"}})
+    status, data = run_json(capsys, "check", NS, "--invoke", "--json")
+    assert status == 1
+    error = data["plugins"][0]["error"]
+    assert error["exception"] == "ugly_plugins.mod.Unprintable"
+    assert error["message"] == "<exception str() failed>"
+    assert error["detail"] == "ugly_plugins.mod.Unprintable: <exception str() failed>"
+    status, out, err = run(capsys, "check", NS, "--invoke", "--traceback")
+    assert (status, err) == (1, "")
+    assert "  ugly_plugins.mod.Unprintable: <exception str() failed>\n" in out
 
 
 # -- check: timings -------------------------------------------------------------------

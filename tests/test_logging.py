@@ -1,4 +1,4 @@
-"""Logging (SPEC §12): silent unless the application configures it; how plugins are named."""
+"""Logging (SPEC §12): silent unless the application configures it."""
 
 from __future__ import annotations
 
@@ -7,10 +7,6 @@ import subprocess
 import sys
 
 import pytest
-
-from longshoreman import Distribution, EntryPoint, Extension
-from longshoreman._describe import describe_extension
-from longshoreman.testing import make_extension
 
 from .conftest import FakeEnv
 
@@ -68,9 +64,12 @@ def test_an_application_that_configures_logging_gets_the_failure(
 ) -> None:
     done = run_app(broken_env, "import logging\nlogging.basicConfig()\n" + APP)
     assert (done.returncode, done.stdout) == (0, "['good']\n")
-    assert done.stderr.startswith(
-        "ERROR:longshoreman:Could not load extension 'bad' (log_plugins.bad:Sink)"
+    first = done.stderr.splitlines()[0]
+    assert first == (
+        "ERROR:longshoreman:Could not load extension 'bad' (log_plugins.bad:Sink) from "
+        f"log-sinks 1.5 of {NS!r} (import failed): RuntimeError: bad plugin at import"
     )
+    assert done.stderr.count("log-sinks") == 1  # the plugin is named once
     assert "Traceback (most recent call last):" in done.stderr
     assert done.stderr.rstrip().endswith("RuntimeError: bad plugin at import")
 
@@ -95,36 +94,3 @@ def test_import_longshoreman_does_not_import_logging() -> None:
         [sys.executable, "-I", "-c", code], capture_output=True, text=True, check=True
     )
     assert done.stdout == "False\n"
-
-
-# -- how a plugin is named ------------------------------------------------------------
-
-DIST = Distribution("acme-sinks", "2.3.1")
-
-
-def test_describe_an_entry_point() -> None:
-    ep = EntryPoint("s3", "acme.sinks:S3Sink", "myapp.sinks", DIST)
-    assert describe_extension(ep) == "s3 (acme.sinks:S3Sink) from acme-sinks 2.3.1"
-
-
-def test_describe_an_entry_point_of_an_unknown_distribution() -> None:
-    ep = EntryPoint("s3", "acme.sinks:S3Sink", "myapp.sinks")
-    assert describe_extension(ep) == "s3 (acme.sinks:S3Sink) from an unknown distribution"
-
-
-def test_describe_an_extension() -> None:
-    ep = EntryPoint("s3", "acme.sinks:S3Sink", "myapp.sinks", DIST)
-    ext: Extension[object] = Extension("s3", ep, object, None)
-    assert describe_extension(ext) == "s3 (acme.sinks:S3Sink) from acme-sinks 2.3.1"
-
-
-def test_describe_an_extension_built_by_hand() -> None:
-    class MemorySink:
-        pass
-
-    ext: Extension[object] = Extension("memory", None, MemorySink, None)
-    target = f"{__name__}:test_describe_an_extension_built_by_hand.<locals>.MemorySink"
-    assert describe_extension(ext) == f"memory ({target})"
-    # longshoreman.testing's extensions come from its fake distribution.
-    fake = make_extension("memory", MemorySink)
-    assert describe_extension(fake) == f"memory ({target}) from longshoreman.testing 0"

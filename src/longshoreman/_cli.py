@@ -17,7 +17,6 @@ import sys
 import time
 
 from ._cache import cache_dir, cache_info, clear_disk_cache, entry_point_groups, list_entry_points
-from ._describe import describe_extension
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -86,7 +85,7 @@ def _emit_json(data: object) -> None:
     print(json.dumps(data, indent=2, ensure_ascii=False))
 
 
-def _describe(ep: EntryPoint) -> dict[str, Any]:
+def _record(ep: EntryPoint) -> dict[str, Any]:
     """The JSON record of one entry point (the keys SPEC §9 fixes)."""
     dist = ep.dist
     return {
@@ -125,7 +124,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         return OK
     if args.json and not list_entry_points(args.namespace):
         _emit_json([])  # still the array §9 promises, for whoever parses stdout
-    records = [_describe(ep) for ep in _entry_points(args.namespace)]
+    records = [_record(ep) for ep in _entry_points(args.namespace)]
     if args.json:
         _emit_json(records)
         return OK
@@ -531,6 +530,13 @@ def _plugin_frames(tb: TracebackType | None) -> TracebackType | None:
     return tb
 
 
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:  # a plugin's exception is untrusted, down to its __str__
+        return "<exception str() failed>"  # what the traceback module prints
+
+
 def _error(plugin: _Plugin) -> dict[str, str]:
     """The JSON record of a plugin's failure (every key always present)."""
     import traceback
@@ -550,7 +556,7 @@ def _error(plugin: _Plugin) -> dict[str, str]:
     return {
         "phase": phase,
         "exception": name,
-        "message": str(exc),
+        "message": _message(exc),
         "detail": "".join(traceback.format_exception_only(exc)).rstrip(),
         "traceback": "".join(lines).rstrip(),
     }
@@ -585,7 +591,7 @@ def _check_text(args: argparse.Namespace, plugins: Sequence[_Plugin], took: floa
         shown = sorted(plugins, key=lambda p: -((p.import_time or 0) + (p.invoke_time or 0)))
     rows = []
     for p in shown:
-        record = _describe(p.entry_point)
+        record = _record(p.entry_point)
         row = [record["name"], record["value"], record["dist"] or "-", record["version"] or "-"]
         if args.timings:
             row += [_ms(p.import_time), _ms(p.invoke_time)] if args.invoke else [_ms(p.import_time)]
@@ -593,10 +599,12 @@ def _check_text(args: argparse.Namespace, plugins: Sequence[_Plugin], took: floa
         rows.append(row)
     print(_table(headers, rows, right=range(4, len(headers) - 1)))
 
+    from ._report import describe
+
     failed = [p for p in plugins if p.error is not None]
     for p in failed:
         error = _error(p)
-        print(f"\n{describe_extension(p.entry_point)}, failed while {_DOING[error['phase']]}:")
+        print(f"\n{describe(p.entry_point)}, failed while {_DOING[error['phase']]}:")
         for line in error["traceback" if args.traceback else "detail"].splitlines():
             print(f"  {line}" if line else "")
     if args.timings:
@@ -622,7 +630,7 @@ def _check_text(args: argparse.Namespace, plugins: Sequence[_Plugin], took: floa
 def _check_json(args: argparse.Namespace, plugins: Sequence[_Plugin], took: float | None) -> None:
     records = []
     for p in plugins:
-        record = _describe(p.entry_point)
+        record = _record(p.entry_point)
         record["status"] = p.status
         record["error"] = None if p.error is None else _error(p)
         if args.timings:
