@@ -54,7 +54,8 @@ nitpicky = True
 nitpick_ignore_regex = [
     (r"py:.*", r"(collections\.abc|typing|types|contextlib|importlib|pathlib|logging)\..*"),
     (r"py:.*", r"(anyio|sphinx|docutils)(\..*)?"),
-    (r"py:.*", r"(T|R|P|E_co|E2|P\.args|P\.kwargs|Self)"),
+    (r"py:.*", r"(longshoreman\.(_\w+|exceptions)\.)?(T|R|P|E_co|E2|P\.args|P\.kwargs|Self)"),
+    (r"py:class", r"Sphinx"),
     (r"py:.*", r"(Awaitable|Callable|Iterable|Iterator|Sequence|Mapping|ItemsView|Any)"),
     (r"py:.*", r"(Concatenate|Generator|TracebackType|ExceptionGroup|BaseExceptionGroup)"),
 ]

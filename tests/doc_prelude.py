@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import anyio
+import anyio.lowlevel
 
 from longshoreman.testing import fake_entry_points
 
@@ -70,12 +71,12 @@ class Sink:
         self.written: list[bytes] = []
 
     async def write(self, data: bytes) -> int:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         self.written.append(data)
         return len(data)
 
     async def flush(self) -> int:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         return len(self.written)
 
 
@@ -87,7 +88,7 @@ class FullDisk(Sink):
     """A sink whose disk is full: its writes fail with an ``OSError``."""
 
     async def write(self, data: bytes) -> int:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         raise OSError(28, "No space left on device")
 
 
@@ -98,7 +99,7 @@ class Pool:
         self.cfg = cfg
 
     async def ping(self) -> str:
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         return "pong"
 
 
@@ -127,9 +128,7 @@ def install() -> Generator[None]:
     with ExitStack() as stack:
         for name, module in (("myapp", package), ("myapp.s3", s3)):
             stack.enter_context(_module(name, module))
-        stack.enter_context(
-            fake_entry_points("myapp.formatters", {"plain": Formatter, "csv": Csv})
-        )
+        stack.enter_context(fake_entry_points("myapp.formatters", {"plain": Formatter, "csv": Csv}))
         stack.enter_context(
             fake_entry_points("myapp.sinks", {"memory": MemorySink, "disk": FullDisk})
         )

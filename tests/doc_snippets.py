@@ -104,8 +104,10 @@ def snippets(path: Path) -> list[Snippet]:
                 end += 1
             language = info.split()[0] if info else ""
             if language in ("python", "py"):
-                body = [text[len(indent) :] if text.startswith(indent) else text for text in
-                        lines[i + 1 : end]]
+                body = [
+                    text[len(indent) :] if text.startswith(indent) else text
+                    for text in lines[i + 1 : end]
+                ]
                 code = textwrap.dedent("\n".join(body)) + "\n"
                 found.append(Snippet(path, i + 2, code, skip=skip, requires=requires))
             skip = requires = None

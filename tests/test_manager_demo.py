@@ -48,7 +48,7 @@ async def test_the_demo_service_reports_the_failing_plugin(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     install_demo_plugins(fake_env)
-    from longshoreman_demo import backends  # type: ignore[import-not-found]
+    from longshoreman_demo import backends  # type: ignore[import-not-found,unused-ignore]
 
     # The demo's latencies, scaled down (their order is kept).
     for cls in (backends.Postgres, backends.Redis, backends.ObjectStore, backends.Search):

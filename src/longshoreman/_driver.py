@@ -129,8 +129,8 @@ class DriverManager(NamedExtensionManager[T]):
 
     @property
     def driver(self) -> T:
-        """The driver: ``obj`` if the manager invoked it (or a test gave one), else
-        ``plugin``. Decided by how the manager was made, never by truthiness."""
+        """The driver, which is ``obj`` if the manager invoked it (or a test gave one),
+        else ``plugin``; decided by how the manager was made, never by truthiness."""
         self._require_ready()
         ext = self.extensions[0]
         if self._invoke_on_load or ext.obj is not None:
