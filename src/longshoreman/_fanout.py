@@ -185,6 +185,23 @@ def _in_thread(
         _IN_THREAD.reset(token)
 
 
+class InFlight:
+    """A manager's runs in flight, so that a closing manager can cut them short: the
+    cancel scopes of their task groups, and ``cut``, which a run about to start its
+    calls checks."""
+
+    __slots__ = ("cut", "scopes")
+
+    def __init__(self) -> None:
+        self.scopes: set[anyio.CancelScope] = set()
+        self.cut = False
+
+    def cut_short(self) -> None:
+        self.cut = True
+        for scope in list(self.scopes):
+            scope.cancel()
+
+
 class Outcome:
     """What a fan-out produced, by extension index.
 
@@ -398,20 +415,27 @@ class _Run:
         """Make call ``index`` (as :meth:`advance` would), told to the observer."""
         observer = self.observer
         assert observer is not None
-        event = observer.start(self.phase, ext)
+        try:  # an instrument's Exception is logged there; anything else is fatal here
+            event = observer.start(self.phase, ext)
+        except BaseException as exc:
+            self.failed(index, exc)
+            return
         try:
             pending = self.advance(iter(((index, ext),)), None)
             if pending is not None:
                 await pending[0](*pending[1:])
         finally:
-            if index in self.errors:
-                observer.end(event, "error", self.errors[index])
-            elif self.values[index] is not MISSING:
-                observer.end(event, "ok")
-            elif self.fatal_index == index:
-                observer.end(event, "error", self.fatal)
-            else:
-                observer.end(event, "cancelled")
+            try:
+                if index in self.errors:
+                    observer.end(event, "error", self.errors[index])
+                elif self.values[index] is not MISSING:
+                    observer.end(event, "ok")
+                elif self.fatal_index == index:
+                    observer.end(event, "error", self.fatal)
+                else:
+                    observer.end(event, "cancelled")
+            except BaseException as exc:
+                self.failed(index, exc)
 
     async def worker(self, items: Iterator[tuple[int, Extension[Any]]]) -> None:
         observer = self.observer
@@ -454,7 +478,7 @@ async def run(
     fail_fast: bool = False,
     limiter: anyio.CapacityLimiter | None = None,
     owner: object = None,
-    scopes: set[anyio.CancelScope] | None = None,
+    calls: InFlight | None = None,
     observer: Observer | None = None,
     phase: InstrumentPhase = "call",
 ) -> Outcome:
@@ -464,8 +488,8 @@ async def run(
     failure: the caller's cancellation, and ``KeyboardInterrupt``/``SystemExit`` (or any
     other non-``Exception``) from a plugin, as itself. ``owner`` (the manager) is what
     :func:`inside_calls_of` recognises in the plugins' code. While calls are awaited,
-    their task group's cancel scope is in ``scopes``: cancelling it from outside (a
-    closing manager cutting its calls short) makes :func:`run` raise ``RuntimeError``.
+    their task group's cancel scope is in ``calls``: a closing manager that cuts its
+    calls short (:meth:`InFlight.cut_short`) makes :func:`run` raise ``RuntimeError``.
     """
     state = _Run(extensions, func, args, kwds or {}, call_timeout, fail_fast, limiter, owner)
     if observer is not None:
@@ -477,39 +501,44 @@ async def run(
         if max_concurrency is not None and max_concurrency < len(extensions):
             async with anyio.create_task_group() as tg:
                 state.tg = tg
-                if scopes is not None:
-                    scopes.add(tg.cancel_scope)
+                if calls is not None:
+                    calls.scopes.add(tg.cancel_scope)
                 for _ in range(max_concurrency):
                     tg.start_soon(state.worker, items)
         else:
             # One real checkpoint per map, even over sync callables: a loop of maps can
             # always be cancelled, and other tasks get to run.
             await anyio.lowlevel.checkpoint()
+            if calls is not None and calls.cut:
+                raise _closed_in_flight(owner)
             pending = state.advance(items, None, observer)
             if pending is not None:
                 async with anyio.create_task_group() as tg:
                     state.tg = tg
-                    if scopes is not None:
-                        scopes.add(tg.cancel_scope)
+                    if calls is not None:
+                        calls.scopes.add(tg.cancel_scope)
                     tg.start_soon(*pending)
                     state.advance(items, tg, observer)
         if tg is not None and tg.cancel_scope.cancel_called and not state.halted:
-            raise RuntimeError(
-                f"{owner!r} was closed while this call was in flight: its plugin calls "
-                "were cancelled"
-            )
+            raise _closed_in_flight(owner)
     except BaseException as exc:
         state.drop(exc)
         raise
     finally:
-        if tg is not None and scopes is not None:
-            scopes.discard(tg.cancel_scope)
+        if tg is not None and calls is not None:
+            calls.scopes.discard(tg.cancel_scope)
         _CALLING.reset(token)
         fatal, state.fatal = state.fatal, None
         if fatal is not None:
             state.drop(fatal)
             raise fatal
     return state.release()
+
+
+def _closed_in_flight(owner: object) -> RuntimeError:
+    return RuntimeError(
+        f"{owner!r} was closed while this call was in flight: its plugin calls were cancelled"
+    )
 
 
 def note(exc: BaseException, ext: Extension[Any]) -> None:

@@ -144,6 +144,10 @@ _DEFAULT_THREADS = 40
 #: has gone, and zero time would make every exit that awaits anything fail.
 CANCELLED_CLOSE_GRACE = 1.0
 
+#: Seconds a closer waits past an exit's deadline for the plugin to finish before it
+#: gives up on it (a plugin that shields itself).
+_GIVE_UP_AFTER = 0.05
+
 CREATED = "created"
 STARTING = "starting"
 READY = "ready"
@@ -183,6 +187,7 @@ class _Host:
         "exit_error",
         "ext",
         "fatal",
+        "given_up",
         "index",
         "obj",
         "release",
@@ -208,7 +213,8 @@ class _Host:
         self.exit_error: Exception | None = None
         self.exit_deadline = math.inf
         self.stopped = False  # ended before it was released (see ExtensionManager._host)
-        self.reported = False  # its failure was reported by the host itself
+        self.reported: BaseException | None = None  # the failure reported last
+        self.given_up = False  # a closer stopped waiting for it
 
     def abandon(self) -> None:
         """The caller stopped waiting for the enter: stop it at its next checkpoint (a
@@ -523,13 +529,15 @@ class ExtensionManager(Generic[T]):
         self.failures: list[LoadFailure] = []
         self._start: _Start | None = None  # the start in progress (STARTING)
         self._hosts: list[_Host] = []  # entered plugins of the ready manager
-        self._entered_by: int | None = None  # the task inside `async with`, if any
+        self._in_async_with = False  # one `async with` at a time
         self._in_flight = 0
         self._idle: anyio.Event | None = None  # set when the last call in flight ends
-        self._call_scopes: set[anyio.CancelScope] = set()  # of the maps in flight
+        self._calls = _fanout.InFlight()  # the maps in flight, for a close to cut short
         self._exit_bound = math.inf  # the earliest deadline of those closing
         self._draining: anyio.CancelScope | None = None
         self._exiting: _Host | None = None  # the host being exited now
+        self._fatal: BaseException | None = None  # a host's, for the next operation
+        self._fatal_raised: BaseException | None = None  # ... once
         self._closed: anyio.Event | None = None  # set when a close has finished
 
     # -- loading (synchronous) ---------------------------------------------------------
@@ -610,6 +618,14 @@ class ExtensionManager(Generic[T]):
 
     # -- the lifecycle -----------------------------------------------------------------
 
+    def _raise_pending(self) -> None:
+        """Raise the KeyboardInterrupt (or other non-Exception) a plugin's host met
+        while nobody was waiting for it, once."""
+        fatal, self._fatal = self._fatal, None
+        if fatal is not None:
+            self._fatal_raised = fatal
+            raise fatal
+
     def _refuse_reentry(self, what: str) -> None:
         if _fanout.inside_calls_of(self):
             raise RuntimeError(
@@ -623,6 +639,7 @@ class ExtensionManager(Generic[T]):
     async def _ready(self, *, enter: bool) -> Self:
         """Return once the manager is ready: start it, or wait for the start under way."""
         self._refuse_reentry("entering" if enter else "awaiting")
+        self._raise_pending()
         while True:
             state = self._state
             if state == READY:
@@ -635,13 +652,13 @@ class ExtensionManager(Generic[T]):
             await self._run_start(enter=enter)
 
     async def __aenter__(self) -> Self:
-        if self._entered_by is not None:
+        if self._in_async_with:
             raise RuntimeError(f"{self!r} is already being used by an `async with`")
-        self._entered_by = anyio.get_current_task().id
+        self._in_async_with = True
         try:
             await self._ready(enter=True)
         except BaseException:
-            self._entered_by = None
+            self._in_async_with = False
             raise
         return self
 
@@ -655,7 +672,7 @@ class ExtensionManager(Generic[T]):
         try:
             await self.aclose()
         finally:
-            self._entered_by = None
+            self._in_async_with = False
 
     async def aclose(self) -> None:
         """Close the manager: let calls in flight finish, then exit the async context
@@ -676,7 +693,8 @@ class ExtensionManager(Generic[T]):
         if self._state == CLOSING:
             assert self._closed is not None
             self._bound_exits(self._close_deadline())
-            await self._closed.wait()
+            with anyio.CancelScope(shield=True):  # bounded: by our deadline, among others
+                await self._closed.wait()
             return
         if self._state == CLOSED:
             return
@@ -694,6 +712,7 @@ class ExtensionManager(Generic[T]):
         finally:
             self._state = CLOSED
             closed.set()
+        self._raise_pending()
         if failures:
             raise ExtensionErrorGroup.from_failures(
                 f"{len(failures)} {self.namespace!r} extension(s) failed to exit", failures
@@ -708,8 +727,7 @@ class ExtensionManager(Generic[T]):
                 await self._idle.wait()
         self._draining = None
         if self._in_flight:
-            for calls in list(self._call_scopes):
-                calls.cancel()  # those maps raise RuntimeError: closed in flight
+            self._calls.cut_short()  # those maps raise RuntimeError: closed in flight
             while self._in_flight:
                 self._idle = anyio.Event()
                 await self._idle.wait()
@@ -749,8 +767,9 @@ class ExtensionManager(Generic[T]):
                     fail_fast=False,
                     starting=True,
                 )
-            if start.close_requested or outcome is None:
+            if start.close_requested:
                 raise RuntimeError(f"{self!r} was closed while it was starting")
+            assert outcome is not None  # only a close cancels start.scope
             for exc in outcome.errors.values():
                 if isinstance(exc, self._propagated):
                     raise exc
@@ -802,6 +821,8 @@ class ExtensionManager(Generic[T]):
             await host.settled.wait()
         except BaseException:
             host.abandon()
+            if host.done.is_set():  # it ended (and failed, perhaps) just as we gave up
+                self._report_alone(host)
             raise
         if host.fatal is not None:
             raise host.fatal
@@ -822,10 +843,13 @@ class ExtensionManager(Generic[T]):
 
         Three ways out once entered: released by a close (``__aexit__(None, None,
         None)``); abandoned while entering (exited at once, under that cancellation:
-        the scope is cancelled for good); or stopped on its own (something in the
-        plugin, say a task group whose child failed, cancelled the wait: exited with
-        that exception, as ``async with`` would, reported at once and dropped from
-        ``extensions``). Never raises: what happens is recorded on ``host``.
+        the scope is cancelled for good); or stopped before its manager closed
+        (something in the plugin, say a task group whose child failed, or the event
+        loop shutting down, cancelled the wait: exited with that exception, as ``async
+        with`` would, reported and dropped from ``extensions``). A closer that stops
+        waiting for a host (its deadline passed while the plugin shields itself) leaves
+        it ``given_up``: whatever it does later, it reports alone. Never raises: what
+        happens is recorded on ``host``.
         """
         acm, cls = host.acm, type(host.acm)
         try:
@@ -839,17 +863,20 @@ class ExtensionManager(Generic[T]):
                     host.settled.set()
                 host.entered = True
                 if host.abandoned:  # (it may have changed while the enter ran)
-                    await cls.__aexit__(acm, None, None, None)  # type: ignore[unreachable]
+                    await self._observed(host, "exit", cls.__aexit__, acm, None, None, None)  # type: ignore[unreachable]
                     return
                 try:
                     await host.release.wait()
-                except BaseException as exc:  # not released: the plugin stopped on its own
+                except BaseException as exc:  # not released: the plugin stopped first
                     host.stopped = True
-                    await cls.__aexit__(acm, type(exc), exc, exc.__traceback__)
-                    raise RuntimeError(
-                        f"{host.ext.entry_point_target} stopped on its own before its manager "
-                        "closed"
-                    ) from exc
+                    host.exit_error = RuntimeError(
+                        f"{host.ext.entry_point_target} stopped before its manager closed"
+                    )
+                    host.exit_error.__cause__ = exc
+                    await self._observed(
+                        host, "exit", cls.__aexit__, acm, type(exc), exc, exc.__traceback__
+                    )
+                    return
                 scope.deadline = min(scope.deadline, host.exit_deadline)
                 await self._observed(host, "exit", cls.__aexit__, acm, None, None, None)
             if scope.cancelled_caught and not host.abandoned and not host.stopped:
@@ -858,21 +885,35 @@ class ExtensionManager(Generic[T]):
                     "(the close's deadline or the timeout passed)"
                 )
         except BaseException as exc:
+            if host.entered and isinstance(exc, anyio.get_cancelled_exc_class()):
+                # Not our scope's (it caught its own): the plugin's, or the event loop's
+                # at shutdown. Either way the plugin has stopped.
+                host.exit_error = host.exit_error or RuntimeError(
+                    f"{host.ext.entry_point_target} was cancelled while exiting"
+                )
+                if host.exit_error.__cause__ is None:
+                    host.exit_error.__cause__ = exc
+                return
             try:
-                # Nobody cancels an entered host but its own deadline, caught above.
-                failure = _fanout.as_failure(exc, cancelled=None if not host.entered else False)
+                failure = _fanout.as_failure(exc)
             except BaseException:  # cancelled while entering: nobody waits for it any more
                 return
             if not isinstance(failure, Exception):
                 host.fatal = failure
+                if host.stopped and host.exit_error is not None:
+                    host.exit_error.__cause__ = failure
             elif host.entered:
-                host.exit_error = failure
+                if host.stopped and host.exit_error is not None:
+                    host.exit_error.__cause__ = failure  # what stopping it raised
+                else:
+                    host.exit_error = failure
             else:
                 host.error = failure
         finally:
             host.settled.set()
             host.done.set()
-            self._report_alone(host)
+            if host.stopped or host.given_up or host.abandoned:
+                self._report_alone(host)
 
     async def _observed(self, host: _Host, phase: InstrumentPhase, method: Any, *args: Any) -> Any:
         """``await method(*args)``, told to the instrument (if any) as ``phase``."""
@@ -891,55 +932,90 @@ class ExtensionManager(Generic[T]):
 
     def _report_alone(self, host: _Host) -> None:
         """Report what no caller is waiting to hear: the failures of a plugin that
-        stopped on its own, or of an enter that was abandoned."""
+        stopped before its manager closed, of an enter that was abandoned, of a host a
+        closer gave up on. (A close in progress gathers a stopped plugin's failure into
+        its group instead.)"""
+        if host.fatal is not None and self._fatal is None:
+            # No caller may be waiting for this host: the next operation raises it.
+            self._fatal = host.fatal
         if host.stopped:
-            exc = host.exit_error or RuntimeError(f"{host.ext.entry_point_target} stopped")
-            host.reported = True
-            self.failures.append(LoadFailure(host.ext.entry_point, "exit", exc, host.ext))
+            exc = host.exit_error
+            assert exc is not None
             if any(ext is host.ext for ext in self._extensions):
                 self.extensions = [ext for ext in self._extensions if ext is not host.ext]
+            if exc is host.reported or (self._state == CLOSING and not host.given_up):
+                return  # reported already, or _exit gathers it
+            host.reported = exc
+            self.failures.append(LoadFailure(host.ext.entry_point, "exit", exc, host.ext))
             log_failure(f"extension {describe(host.ext)} of {self.namespace!r} stopped", exc)
-        elif host.abandoned and (host.error or host.exit_error):
-            late = host.exit_error or host.error
-            assert late is not None
-            host.reported = True
-            log_failure(f"extension {describe(host.ext)} failed after it was abandoned", late)
+            return
+        late = host.exit_error or host.error
+        if late is None or late is host.reported:
+            return
+        if (host.abandoned or host.given_up) and host.done.is_set():
+            host.reported = late
+            if host.given_up and host.exit_error is not None:
+                self.failures.append(LoadFailure(host.ext.entry_point, "exit", late, host.ext))
+            log_failure(f"extension {describe(host.ext)} failed after it was given up", late)
 
     def _close_deadline(self) -> float:
+        """The deadline in force for a close beginning now; if it has passed already
+        (or the caller was cancelled), :data:`CANCELLED_CLOSE_GRACE` from now."""
         deadline = anyio.current_effective_deadline()
-        if deadline == -math.inf:
-            deadline = anyio.current_time() + CANCELLED_CLOSE_GRACE
-        return deadline
+        now = anyio.current_time()
+        return now + CANCELLED_CLOSE_GRACE if deadline <= now else deadline
 
     async def _exit(self, hosts: list[_Host]) -> list[tuple[Extension[Any], Exception]]:
         """Exit the hosts one at a time, newest first, within the close's bound; the
-        failures, in discovery order. A plugin that stopped on its own, or was exited
-        as soon as an abandoned enter finished, was reported then."""
+        failures, in discovery order.
+
+        Waiting for a host is bounded too: a plugin that shields its enter or exit past
+        the bound is given up (its ``TimeoutError`` is in the failures) and finishes on
+        its own, reporting alone. A plugin that stopped on its own, or was exited as soon
+        as an abandoned enter finished, was reported then.
+        """
         failures: list[tuple[Extension[Any], Exception]] = []
         fatal: BaseException | None = None
         with anyio.CancelScope(shield=True):
             for host in sorted(hosts, key=lambda h: h.index, reverse=True):
                 host.exit_deadline = self._exit_bound
                 if self._timeout is not None:
-                    host.exit_deadline = min(
-                        host.exit_deadline, anyio.current_time() + self._timeout
-                    )
+                    own = anyio.current_time() + self._timeout
+                    host.exit_deadline = min(host.exit_deadline, own)
                 self._exiting = host
                 host.release.set()
                 try:
-                    await host.done.wait()
+                    # The host's own scope has this deadline; a little more lets an exit
+                    # cancelled right at it report how it ended.
+                    with anyio.CancelScope(deadline=host.exit_deadline + _GIVE_UP_AFTER):
+                        await host.done.wait()
                 finally:
                     self._exiting = None
-                if host.exit_error is not None and not host.reported:
-                    _fanout.note(host.exit_error, host.ext)
-                    self.failures.append(
-                        LoadFailure(host.ext.entry_point, "exit", host.exit_error, host.ext)
-                    )
-                    failures.append((host.ext, host.exit_error))
-                fatal = fatal or host.fatal
-        if fatal is not None:
-            raise fatal
+                if not host.done.is_set():
+                    host.given_up = True
+                    # An abandoned enter is a load failure already: only what it does
+                    # later is news (reported alone). An extension's is this close's.
+                    if host.exit_error is None and not host.abandoned:
+                        host.exit_error = TimeoutError(
+                            f"{host.ext.entry_point_target} did not finish "
+                            f"{'exiting' if host.entered else 'entering'} by the close's "
+                            "deadline (it shields itself); it was left to finish alone"
+                        )
+                error = host.exit_error
+                if error is not None and error is not host.reported and not host.abandoned:
+                    host.reported = error
+                    _fanout.note(error, host.ext)
+                    self.failures.append(LoadFailure(host.ext.entry_point, "exit", error, host.ext))
+                    failures.append((host.ext, error))
+                if host.fatal is not None and host.fatal is not self._fatal_raised:
+                    fatal = fatal or host.fatal
         failures.reverse()
+        if fatal is not None and fatal is self._fatal:
+            self._fatal = None  # raised here rather than by the next operation
+        if fatal is not None:
+            for ext, exc in failures:  # raised over, so said here
+                log_failure(f"error exiting {describe(ext)} of {self.namespace!r}", exc)
+            raise fatal
         return failures
 
     # -- fan-out -----------------------------------------------------------------------
@@ -961,6 +1037,9 @@ class ExtensionManager(Generic[T]):
         return self._limiter
 
     def _require_ready(self) -> None:
+        if self._state == READY and self._fatal is None:
+            return
+        self._raise_pending()
         if self._state == READY:
             return
         if self._state in (CLOSING, CLOSED):
@@ -996,7 +1075,7 @@ class ExtensionManager(Generic[T]):
                 fail_fast=fail_fast,
                 limiter=self._thread_limiter(),
                 owner=self,
-                scopes=None if starting else self._call_scopes,
+                calls=None if starting else self._calls,
                 observer=self._observer,
                 phase="invoke" if starting else "call",
             )
