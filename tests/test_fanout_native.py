@@ -218,5 +218,5 @@ async def test_the_callers_cancellation_leaves_the_map_as_itself_not_in_a_group(
         except BaseException as exc:
             raised.append(exc)
             raise
-    [exc] = raised
-    assert isinstance(exc, anyio.get_cancelled_exc_class())
+    [caught] = raised
+    assert isinstance(caught, anyio.get_cancelled_exc_class())
