@@ -684,11 +684,16 @@ async def run(
 
             await group(state, start, scopes)
         else:
-            # One real checkpoint per map, even over sync callables: a loop of maps can
-            # always be cancelled, and other tasks get to run.
-            await anyio.lowlevel.checkpoint()
+            # One real checkpoint per map, even over sync callables (a loop of maps can
+            # always be cancelled, and other tasks get to run), in its two halves: a
+            # cancelled caller calls no plugin; then either the wait for the calls' tasks
+            # or, when every call was synchronous, a schedule point that cannot discard
+            # their results. One event-loop pass fewer than a checkpoint before the calls.
+            await anyio.lowlevel.checkpoint_if_cancelled()
             pending = state.advance(items, None, observer)
-            if pending is not None:
+            if pending is None:
+                await anyio.lowlevel.cancel_shielded_checkpoint()
+            else:
 
                 def start(spawn: Spawn) -> None:
                     spawn(*pending)
