@@ -140,3 +140,22 @@ def fake_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeEn
             str(tmp_path)
         ):
             del sys.modules[name]
+
+
+@pytest.fixture(autouse=True)
+def fanout_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The fan-out's task shape: the backend's native tasks, or anyio's task group.
+
+    Unparametrised, the default (native unless ``LONGSHOREMAN_FANOUT=generic``); modules
+    that exercise the engine run each test on both, with
+    ``pytestmark = pytest.mark.parametrize("fanout_path", FANOUT_PATHS, indirect=True)``.
+    """
+    from longshoreman import _fanout
+
+    path = getattr(request, "param", None)
+    if path is not None:
+        monkeypatch.setattr(_fanout, "NATIVE", path == "native")
+    return "native" if _fanout.NATIVE else "generic"
+
+
+FANOUT_PATHS = ["native", "generic"]

@@ -12,12 +12,14 @@ import importlib.metadata
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import importlib_metadata
 import pytest
@@ -423,6 +425,37 @@ def test_losing_the_race_to_create_the_cache_folder_is_no_problem(
         real_mkdir(path, mode, **kwds)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "mkdir", mkdir)
+    with caplog.at_level(logging.WARNING, "longshoreman"):
+        assert names_values(longshoreman.list_entry_points(G)) == [("s", "m:s")]
+    assert raced
+    assert warnings_of(caplog) == []
+    assert len(cache_files(isolated_cache)) == 1
+
+
+def test_a_folder_made_just_after_our_failed_open_is_no_problem(
+    fake_env: FakeEnv,
+    isolated_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The other interleaving (seen with 12 processes under load): our ``open`` finds
+    nothing, then another process makes the folder before we look again."""
+    fake_env.dist("shared", "1", {G: {"s": "m:s"}})
+    fake_env.settle()
+    shutil.rmtree(isolated_cache, ignore_errors=True)
+    real_open = os.open
+    raced: list[str] = []
+
+    def open_(path: Any, flags: int, *args: Any, **kwds: Any) -> int:
+        if os.fspath(path) == str(isolated_cache) and not raced:
+            raced.append(os.fspath(path))
+            try:
+                return real_open(path, flags, *args, **kwds)  # not there yet...
+            finally:
+                os.mkdir(path, 0o700)  # ...and now it is: the other process won
+        return real_open(path, flags, *args, **kwds)
+
+    monkeypatch.setattr(os, "open", open_)
     with caplog.at_level(logging.WARNING, "longshoreman"):
         assert names_values(longshoreman.list_entry_points(G)) == [("s", "m:s")]
     assert raced

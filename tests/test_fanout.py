@@ -22,6 +22,11 @@ import pytest
 
 from longshoreman import Extension, ExtensionErrorGroup, ExtensionManager, NoMatches
 
+from .conftest import FANOUT_PATHS
+
+# The engine's both task shapes: the backend's native tasks and anyio's task group.
+pytestmark = pytest.mark.parametrize("fanout_path", FANOUT_PATHS, indirect=True)
+
 GUARD = 5  # seconds before a deadlocked test fails instead of hanging
 
 

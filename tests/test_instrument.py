@@ -19,7 +19,10 @@ from longshoreman import (
 )
 from longshoreman.testing import fake_entry_points
 
-from .conftest import FakeEnv
+from .conftest import FANOUT_PATHS, FakeEnv
+
+# The engine's both task shapes: the backend's native tasks and anyio's task group.
+pytestmark = pytest.mark.parametrize("fanout_path", FANOUT_PATHS, indirect=True)
 
 CURRENT: contextvars.ContextVar[str | None] = contextvars.ContextVar("CURRENT", default=None)
 

@@ -24,7 +24,10 @@ from longshoreman import (
     NoMatches,
 )
 
-from .conftest import FakeEnv
+from .conftest import FANOUT_PATHS, FakeEnv
+
+# The engine's both task shapes: the backend's native tasks and anyio's task group.
+pytestmark = pytest.mark.parametrize("fanout_path", FANOUT_PATHS, indirect=True)
 
 NS = "ls.life"
 GUARD = 10  # a hang detector, never a timing claim

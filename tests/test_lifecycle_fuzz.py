@@ -48,7 +48,10 @@ import longshoreman
 from longshoreman import ExtensionErrorGroup, ExtensionManager, NoMatches, _manager
 from longshoreman._report import LOG
 
-from .conftest import FakeEnv
+from .conftest import FANOUT_PATHS, FakeEnv
+
+# The engine's both task shapes: the backend's native tasks and anyio's task group.
+pytestmark = pytest.mark.parametrize("fanout_path", FANOUT_PATHS, indirect=True)
 
 NS = "ls.fuzz"
 SLOTS = 6
@@ -63,6 +66,7 @@ import time
 
 import anyio
 import anyio.lowlevel
+
 
 CONFIG = {}  # slot -> behaviour (set by the test before each schedule)
 INSTANCES = []  # every async context manager plugin made in this schedule

@@ -21,7 +21,10 @@ import pytest
 import longshoreman
 from longshoreman import ExtensionManager, _manager
 
-from .conftest import FakeEnv
+from .conftest import FANOUT_PATHS, FakeEnv
+
+# The engine's both task shapes: the backend's native tasks and anyio's task group.
+pytestmark = pytest.mark.parametrize("fanout_path", FANOUT_PATHS, indirect=True)
 
 NS = "ls.leaks"
 CYCLES = 1000
@@ -32,6 +35,7 @@ PLUGINS = """
 import contextlib
 
 import anyio
+
 
 
 class Sync:

@@ -122,6 +122,29 @@ def directory_problem(path: str) -> str | None:
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+def _reopen(path: str, failure: OSError) -> int | None:
+    """After ``os.open`` failed with ``failure`` (not ENOENT): ``None`` if the folder is
+    missing after all, a descriptor if it is a real folder now (another process made it
+    in between), or -1 after warning that it is unusable."""
+    import stat as stat_mod
+
+    try:
+        st = os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return None  # missing (or a parent is a file: creating it will say so)
+    except OSError as exc:
+        _warn_once(path, "disk cache off: cannot inspect %s (%s)", path, exc)
+        return -1
+    if stat_mod.S_ISLNK(st.st_mode) or not stat_mod.S_ISDIR(st.st_mode):
+        _warn_once(path, "disk cache off: %s is a symlink or not a directory", path)
+        return -1
+    try:
+        return os.open(path, _DIR_FLAGS)
+    except OSError:
+        _warn_once(path, "disk cache off: cannot open %s (%s)", path, failure.strerror)
+        return -1
+
+
 def _open_dir(path: str, create: bool) -> int | None:
     """A descriptor of the cache folder, checked; ``None`` if it cannot or must not be used.
 
@@ -130,24 +153,17 @@ def _open_dir(path: str, create: bool) -> int | None:
     A missing folder is created (``create=True``) or is a plain miss; at most one
     warning per folder and process says why the disk cache is off.
     """
-    import stat as stat_mod
 
+    fd: int | None
     try:
         fd = os.open(path, _DIR_FLAGS)
-    except OSError:
-        try:
-            st = os.lstat(path)
-        except (FileNotFoundError, NotADirectoryError):
-            pass  # not there (yet)
-        except OSError as exc:
-            _warn_once(path, "disk cache off: cannot inspect %s (%s)", path, exc)
+    except FileNotFoundError:
+        fd = None  # not there (yet)
+    except OSError as exc:
+        fd = _reopen(path, exc)  # a look at what is there: it may have appeared meanwhile
+        if fd is not None and fd < 0:
             return None
-        else:
-            if stat_mod.S_ISLNK(st.st_mode) or not stat_mod.S_ISDIR(st.st_mode):
-                _warn_once(path, "disk cache off: %s is a symlink or not a directory", path)
-            else:
-                _warn_once(path, "disk cache off: cannot open %s", path)
-            return None
+    if fd is None:
         if not create:
             return None  # nothing to read: a plain miss
         try:

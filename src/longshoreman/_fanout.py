@@ -38,19 +38,20 @@ exceptions, so a traceback that reaches the state's frames keeps no results aliv
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import functools
 import inspect
 import itertools
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from types import CoroutineType, GeneratorType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import anyio
 import anyio.lowlevel
-from anyio.abc import TaskGroup
 
 from ._extension import Extension
 from ._instrument import InstrumentPhase, Observer
@@ -239,7 +240,7 @@ class _Run:
         "observer",
         "owner",
         "phase",
-        "tg",
+        "scope",
         "timeout",
         "values",
     )
@@ -270,7 +271,7 @@ class _Run:
         self.fatal: BaseException | None = None
         self.fatal_index = -1
         self.halted = False
-        self.tg: TaskGroup | None = None
+        self.scope: anyio.CancelScope | None = None  # of the tasks awaiting calls, once open
 
     # -- recording -------------------------------------------------------------------
 
@@ -290,8 +291,8 @@ class _Run:
     def halt(self) -> None:
         if not self.halted:
             self.halted = True
-            if self.tg is not None:
-                self.tg.cancel_scope.cancel()
+            if self.scope is not None:
+                self.scope.cancel()
 
     def overrun(self) -> TimeoutError:
         return TimeoutError(f"the call did not finish within {self.timeout} s")
@@ -301,22 +302,24 @@ class _Run:
     def advance(
         self,
         items: Iterator[tuple[int, Extension[Any]]],
-        tg: TaskGroup | None,
+        spawn: Spawn | None,
         observer: Observer | None = None,
     ) -> Any:
         """Make the calls ``items`` yields, in turn; the one loop that calls plugins.
 
         A synchronous result is recorded at once. What needs awaiting (an awaitable
-        result, or a call to run in a thread) is started in ``tg``; without ``tg`` the
+        result, or a call to run in a thread) is started as a task by ``spawn``; without
+        ``spawn`` the
         loop stops there and returns it as a :data:`Pending` for the caller to finish
         (a worker awaits it itself; an unbounded run then opens its task group). Returns
         ``None`` once ``items`` is exhausted or the run halted. With an ``observer``,
         every call is made by :meth:`observed`, in a task of its own.
         """
         # SPEC §10: a sync callable costs ≤ 1 µs more than calling it, so this loop is
-        # flat. It never awaits: `halted` can only change when a call raised.
+        # flat, and the common cases (a plain value, a coroutine to spawn) take
+        # no detour. It never awaits: `halted` can only change when a call raised.
         func, args, kwds, values = self.func, self.args, self.kwds, self.values
-        timeout, limiter = self.timeout, self.limiter
+        timeout, limiter, finish = self.timeout, self.limiter, self.finish
         plain: set[type] = set()  # result types known not to be awaitable
         for index, ext in items:
             pending: Pending
@@ -334,19 +337,30 @@ class _Run:
                         return None
                     continue
                 cls = type(result)
-                if cls in plain or not (cls is CoroutineType or inspect.isawaitable(result)):
+                if cls in plain:
                     if timeout is not None and time.monotonic() - began > timeout:
                         self.failed(index, self.overrun())
                     else:
                         values[index] = result
+                    continue
+                if cls is CoroutineType or inspect.isawaitable(result):
+                    if timeout is None:
+                        if spawn is not None:
+                            spawn(finish, index, result)
+                            continue
+                        return (finish, index, result)
+                    pending = (finish, index, result, time.monotonic() - began)
+                else:
                     if cls is not GeneratorType:  # a generator's awaitability is per object
                         plain.add(cls)
+                    if timeout is not None and time.monotonic() - began > timeout:
+                        self.failed(index, self.overrun())
+                    else:
+                        values[index] = result
                     continue
-                spent = 0.0 if timeout is None else time.monotonic() - began
-                pending = (self.finish, index, result, spent)
-            if tg is None:
+            if spawn is None:
                 return pending
-            tg.start_soon(*pending)
+            spawn(*pending)
         return None
 
     def wants_thread(self, ext: Extension[Any]) -> bool:
@@ -467,6 +481,205 @@ class _Run:
             )
 
 
+#: ``spawn(async_fn, *args)``: start ``async_fn(*args)`` as a task of the fan-out.
+Spawn = Callable[..., object]
+
+#: What a group shape does once its tasks can be spawned: start the first tasks.
+Start = Callable[[Spawn], None]
+
+
+# -- the task groups: one generic (anyio's), one native per backend ----------------------
+#
+# Each opens an anyio cancel scope in the caller's task (what `halt` and a closing
+# manager cancel, what `scopes` holds), runs `start(spawn)`, and returns only once every
+# task it spawned has finished. The generic one is the reference; the native ones must
+# behave the same, only with fewer objects and frames per task.
+
+
+def _use_native() -> bool:
+    return os.environ.get("LONGSHOREMAN_FANOUT", "native") != "generic"
+
+
+#: Whether calls run in the backend's native tasks (see :func:`_native_group`). Read
+#: from ``LONGSHOREMAN_FANOUT`` (``generic`` forces anyio's task group) at import; the
+#: tests switch it to cover both paths.
+NATIVE: bool = _use_native()
+
+
+async def _generic_group(state: _Run, start: Start, scopes: Scopes) -> None:
+    """The reference: an anyio task group."""
+    async with anyio.create_task_group() as tg:
+        state.scope = tg.cancel_scope
+        if scopes is not None:
+            scopes.add(tg.cancel_scope)
+        start(tg.start_soon)
+
+
+async def _trio_group(state: _Run, start: Start, scopes: Scopes) -> None:
+    """A trio nursery: anyio's cancel scopes are trio's, so it needs nothing else.
+
+    The tasks only ever raise the cancellation that reaches them; the nursery groups
+    those, and the group of nothing but cancellations leaves as one ``Cancelled`` (as
+    from anyio's task group), so that code above sees the backend's cancellation.
+    """
+    with anyio.CancelScope() as scope:
+        state.scope = scope
+        if scopes is not None:
+            scopes.add(scope)
+        try:
+            async with trio.open_nursery() as nursery:
+                start(nursery.start_soon)
+        except BaseExceptionGroup as group:
+            if group.split(trio.Cancelled)[1] is not None:
+                raise
+            raise _a_leaf(group) from group
+
+
+def _a_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _a_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
+class _AsyncioTasks:
+    """The tasks of one fan-out on asyncio: ``loop.create_task`` per call, joined by a
+    done callback, each task registered in anyio's cancel-scope tree as a child of the
+    fan-out's scope -- exactly what anyio's task group records for the tasks it starts,
+    so that plugins see the caller's deadlines and cancellation, anyio delivers that
+    cancellation to them (honouring their shields), and ``current_effective_deadline``
+    tells a real cancellation from a stray exception.
+    """
+
+    __slots__ = ("errors", "loop", "parent_id", "scope", "tasks", "waiter")
+
+    def __init__(self, scope: Any) -> None:
+        self.scope = scope
+        self.loop = asyncio.get_running_loop()
+        self.parent_id = id(scope._host_task)
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.errors: list[BaseException] = []
+        self.waiter: asyncio.Future[None] | None = None
+
+    def spawn(self, func: Callable[..., Any], /, *args: Any) -> None:
+        task = self.loop.create_task(func(*args))
+        scope = self.scope
+        _TASK_STATES[task] = _TaskState(self.parent_id, scope)
+        scope._tasks.add(task)
+        self.tasks.add(task)
+        task.add_done_callback(self.done)
+
+    def done(self, task: asyncio.Task[Any]) -> None:
+        state = _TASK_STATES.pop(task, None)
+        if state is not None and state.cancel_scope is not None:
+            state.cancel_scope._tasks.discard(task)
+        self.tasks.discard(task)
+        if not task.cancelled():
+            exc = task.exception()  # the bodies record what calls raise: only a bug's
+            if exc is not None:
+                self.errors.append(exc)
+                self.scope.cancel()
+        waiter = self.waiter
+        if not self.tasks and waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def join(self) -> BaseException | None:
+        """Wait for every task; the caller's cancellation, if it came meanwhile.
+
+        Cancelled while waiting: the tasks are cancelled (through the scope, so their
+        shields hold) and still awaited, in a shielded scope so that repeated
+        deliveries to this task stop (anyio's task group does the same).
+        """
+        cancelled: BaseException | None = None
+        loop = self.loop
+        while self.tasks:
+            self.waiter = loop.create_future()
+            try:
+                await self.waiter
+            except asyncio.CancelledError as exc:
+                cancelled = exc
+                self.scope.cancel()
+                break
+            finally:
+                self.waiter = None
+        if self.tasks:
+            with _AsyncioCancelScope(shield=True):
+                while self.tasks:
+                    self.waiter = loop.create_future()
+                    try:
+                        await self.waiter
+                    except asyncio.CancelledError as exc:  # a native cancel: kept for later
+                        cancelled = exc
+                    finally:
+                        self.waiter = None
+        return cancelled
+
+
+async def _asyncio_group(state: _Run, start: Start, scopes: Scopes) -> None:
+    """Native asyncio tasks (see :class:`_AsyncioTasks`)."""
+    scope = _AsyncioCancelScope()
+    with scope:
+        state.scope = cast(anyio.CancelScope, scope)
+        if scopes is not None:
+            scopes.add(scope)
+        tasks = _AsyncioTasks(scope)
+        try:
+            start(tasks.spawn)
+        except BaseException:
+            scope.cancel()
+            await tasks.join()
+            raise
+        cancelled = await tasks.join()
+        errors, tasks.errors = tasks.errors, []
+        if errors:
+            raise BaseExceptionGroup("unhandled errors in a fan-out", errors)
+        if cancelled is not None:
+            raise cancelled  # the scope swallows it if it is its own cancellation
+
+
+Scopes = set[anyio.CancelScope] | None
+GroupShape = Callable[[_Run, Start, Scopes], Awaitable[None]]
+
+
+def _native_group() -> GroupShape:
+    """The native shape for the running backend, or the generic one."""
+    if NATIVE:
+        library = _current_library()
+        if library == "asyncio" and _ASYNCIO_OK:
+            return _asyncio_group
+        if library == "trio":
+            return _trio_group
+    return _generic_group
+
+
+try:  # anyio's own backend detection (sniffio's answer when installed)
+    from anyio._core._eventloop import current_async_library as _current_library
+except ImportError:  # pragma: no cover - an anyio that moved it: ask for the token
+
+    def _current_library() -> str | None:
+        token = anyio.lowlevel.current_token().native_token
+        return "asyncio" if isinstance(token, asyncio.AbstractEventLoop) else "trio"
+
+
+# What the native asyncio shape needs from anyio: how it records a task's cancel scope.
+# Checked once; an anyio without them gets the generic shape.
+try:
+    from anyio._backends._asyncio import CancelScope as _AsyncioCancelScope
+    from anyio._backends._asyncio import TaskState as _TaskState
+    from anyio._backends._asyncio import _task_states as _TASK_STATES
+
+    _ASYNCIO_OK = (
+        "_tasks" in _AsyncioCancelScope.__slots__
+        and "_host_task" in _AsyncioCancelScope.__slots__
+        and {"parent_id", "cancel_scope"} <= set(_TaskState.__slots__)
+    )
+except (ImportError, AttributeError, TypeError):  # pragma: no cover - another anyio
+    _ASYNCIO_OK = False
+
+try:
+    import trio
+except ImportError:  # pragma: no cover - then nothing runs on trio either
+    pass
+
+
 async def run(
     extensions: Sequence[Extension[Any]],
     func: Callable[..., Any],
@@ -488,45 +701,53 @@ async def run(
     failure: the caller's cancellation, and ``KeyboardInterrupt``/``SystemExit`` (or any
     other non-``Exception``) from a plugin, as itself. ``owner`` (the manager) is what
     :func:`inside_calls_of` recognises in the plugins' code. While calls are awaited,
-    their task group's cancel scope is in ``calls``: a closing manager that cuts its
-    calls short (:meth:`InFlight.cut_short`) makes :func:`run` raise ``RuntimeError``.
+    their tasks' cancel scope is in ``calls``: a closing manager that cuts its calls
+    short (:meth:`InFlight.cut_short`) makes :func:`run` raise ``RuntimeError``.
     """
     state = _Run(extensions, func, args, kwds or {}, call_timeout, fail_fast, limiter, owner)
     if observer is not None:
         state.observer, state.phase = observer, phase
     token = _CALLING.set((*_CALLING.get(), owner))
     items = enumerate(extensions)
-    tg: TaskGroup | None = None
+    group = _native_group()
+    scopes = calls.scopes if calls is not None else None
     try:
         if max_concurrency is not None and max_concurrency < len(extensions):
-            async with anyio.create_task_group() as tg:
-                state.tg = tg
-                if calls is not None:
-                    calls.scopes.add(tg.cancel_scope)
-                for _ in range(max_concurrency):
-                    tg.start_soon(state.worker, items)
+            k = max_concurrency
+
+            def start(spawn: Spawn) -> None:
+                for _ in range(k):
+                    spawn(state.worker, items)
+
+            await group(state, start, scopes)
         else:
-            # One real checkpoint per map, even over sync callables: a loop of maps can
-            # always be cancelled, and other tasks get to run.
-            await anyio.lowlevel.checkpoint()
+            # One real checkpoint per map, even over sync callables (a loop of maps can
+            # always be cancelled, and other tasks get to run), in its two halves: a
+            # cancelled caller calls no plugin; then either the wait for the calls' tasks
+            # or, when every call was synchronous, a schedule point that cannot discard
+            # their results. One event-loop pass fewer than a checkpoint before the calls.
+            await anyio.lowlevel.checkpoint_if_cancelled()
             if calls is not None and calls.cut:
                 raise _closed_in_flight(owner)
             pending = state.advance(items, None, observer)
-            if pending is not None:
-                async with anyio.create_task_group() as tg:
-                    state.tg = tg
-                    if calls is not None:
-                        calls.scopes.add(tg.cancel_scope)
-                    tg.start_soon(*pending)
-                    state.advance(items, tg, observer)
-        if tg is not None and tg.cancel_scope.cancel_called and not state.halted:
+            if pending is None:
+                await anyio.lowlevel.cancel_shielded_checkpoint()
+            else:
+
+                def start(spawn: Spawn) -> None:
+                    spawn(*pending)
+                    state.advance(items, spawn, observer)
+
+                await group(state, start, scopes)
+        scope = state.scope
+        if scope is not None and scope.cancel_called and not state.halted:
             raise _closed_in_flight(owner)
     except BaseException as exc:
         state.drop(exc)
         raise
     finally:
-        if tg is not None and calls is not None:
-            calls.scopes.discard(tg.cancel_scope)
+        if scopes is not None and state.scope is not None:
+            scopes.discard(state.scope)
         _CALLING.reset(token)
         fatal, state.fatal = state.fatal, None
         if fatal is not None:

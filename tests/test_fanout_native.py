@@ -1,0 +1,222 @@
+"""The native fan-out shapes (asyncio tasks, a trio nursery) against the generic one.
+
+Every test runs on both backends and both shapes (``fanout_path``): what plugins see of
+the caller's cancel scopes -- shields, deadlines, native cancellation, context -- must
+not depend on which tasks run them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import math
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+import pytest
+
+from longshoreman import Extension, ExtensionManager, _fanout
+
+from .conftest import FANOUT_PATHS
+
+pytestmark = pytest.mark.parametrize("fanout_path", FANOUT_PATHS, indirect=True)
+
+GUARD = 5.0  # seconds: a test that hangs fails instead
+
+
+def index(ext: Extension[Any]) -> int:
+    assert isinstance(ext.obj, int)
+    return ext.obj
+
+
+def manager(n: int, **options: Any) -> ExtensionManager[Any]:
+    exts = [Extension(f"p{i}", None, object, i) for i in range(n)]
+    return ExtensionManager[Any].make_test_instance(exts, **options)
+
+
+async def test_the_shape_follows_the_backend_and_the_switch(
+    anyio_backend: str, fanout_path: str
+) -> None:
+    expected = {
+        ("native", "asyncio"): _fanout._asyncio_group,
+        ("native", "trio"): _fanout._trio_group,
+        ("generic", "asyncio"): _fanout._generic_group,
+        ("generic", "trio"): _fanout._generic_group,
+    }[fanout_path, anyio_backend]
+    assert _fanout._native_group() is expected
+
+
+async def test_a_plugins_shield_holds_when_the_caller_is_cancelled() -> None:
+    mgr = manager(3)
+    finished: list[int] = []
+
+    async def call(ext: Extension[Any]) -> int:
+        with anyio.CancelScope(shield=True):  # a handshake that must not be torn
+            await anyio.sleep(0.05)
+        finished.append(index(ext))
+        await anyio.sleep_forever()
+        return 0
+
+    with anyio.fail_after(GUARD), anyio.move_on_after(0.01) as scope:
+        await mgr.map(call)
+    assert scope.cancelled_caught
+    assert sorted(finished) == [0, 1, 2]  # every shielded part ran out, before map returned
+
+
+async def test_plugins_see_the_callers_deadline() -> None:
+    mgr = manager(3)
+
+    async def call(ext: Extension[Any]) -> float:
+        await anyio.lowlevel.checkpoint()
+        return anyio.current_effective_deadline()
+
+    with anyio.fail_after(GUARD) as scope:
+        seen = await mgr.map(call)
+    assert seen == [scope.deadline] * 3
+
+
+async def test_a_plugin_cancelled_with_its_caller_is_not_a_failure() -> None:
+    mgr = manager(3, propagate_map_exceptions=True)
+    cancelled: list[bool] = []
+
+    async def call(ext: Extension[Any]) -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            cancelled.append(anyio.current_effective_deadline() == -math.inf)
+
+    with anyio.fail_after(GUARD), anyio.move_on_after(0.01) as scope:
+        await mgr.map(call)
+    assert scope.cancelled_caught  # the cancellation, not an ExtensionErrorGroup
+    assert cancelled == [True, True, True]
+
+
+async def test_native_cancellation_of_the_caller_reaches_every_call(anyio_backend: str) -> None:
+    mgr = manager(4)
+    ended: list[int] = []
+
+    async def call(ext: Extension[Any]) -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            ended.append(index(ext))
+
+    with anyio.fail_after(GUARD):
+        if anyio_backend == "asyncio":
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.01):
+                    await mgr.map(call)
+        else:
+            import trio
+
+            with trio.move_on_after(0.01) as scope:
+                await mgr.map(call)
+            assert scope.cancelled_caught
+    assert sorted(ended) == [0, 1, 2, 3]  # none outlived the map
+
+
+async def test_a_native_task_cancel_reaches_every_call_and_propagates(
+    anyio_backend: str,
+) -> None:
+    if anyio_backend != "asyncio":
+        pytest.skip("Task.cancel() is asyncio's")
+    mgr = manager(4)
+    started = anyio.Event()
+    ended: list[int] = []
+
+    async def call(ext: Extension[Any]) -> None:
+        started.set()
+        try:
+            await anyio.sleep_forever()
+        finally:
+            ended.append(index(ext))
+
+    task = asyncio.ensure_future(mgr.map(call))
+    with anyio.fail_after(GUARD):
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    assert sorted(ended) == [0, 1, 2, 3]
+
+
+async def test_a_plugins_own_deadline_cancels_only_that_call() -> None:
+    mgr = manager(3, propagate_map_exceptions=True)
+
+    async def call(ext: Extension[Any]) -> str:
+        if index(ext) == 1:
+            with anyio.move_on_after(0.001):
+                await anyio.sleep_forever()
+            return "moved on"
+        await anyio.sleep(0.01)
+        return "slept"
+
+    with anyio.fail_after(GUARD):
+        assert await mgr.map(call) == ["slept", "moved on", "slept"]
+
+
+async def test_context_changes_stay_in_their_call() -> None:
+    var: contextvars.ContextVar[int] = contextvars.ContextVar("var", default=-1)
+    mgr = manager(3)
+
+    async def call(ext: Extension[Any]) -> int:
+        var.set(index(ext))
+        await anyio.sleep(0.001)
+        return var.get()
+
+    assert await mgr.map(call) == [0, 1, 2]
+    assert var.get() == -1
+
+
+async def test_cancelling_an_outer_map_reaches_the_calls_of_a_nested_one() -> None:
+    outer, inner = manager(2), manager(3)
+    ended: list[tuple[int, int]] = []
+
+    async def leaf(ext: Extension[Any], parent: int) -> None:
+        try:
+            await anyio.sleep_forever()
+        finally:
+            ended.append((parent, index(ext)))
+
+    async def branch(ext: Extension[Any]) -> None:
+        await inner.map(leaf, index(ext))
+
+    with anyio.fail_after(GUARD), anyio.move_on_after(0.01) as scope:
+        await outer.map(branch)
+    assert scope.cancelled_caught
+    assert sorted(ended) == [(p, c) for p in range(2) for c in range(3)]
+
+
+async def test_workers_honour_the_callers_shield_and_deadline() -> None:
+    mgr = manager(6, max_concurrency=2)
+    seen: list[float] = []
+
+    async def call(ext: Extension[Any]) -> None:
+        with anyio.CancelScope(shield=True):
+            await anyio.sleep(0.005)
+        seen.append(anyio.current_effective_deadline())
+        await anyio.sleep(0.01)
+
+    with anyio.fail_after(GUARD), anyio.move_on_after(0.012) as scope:
+        await mgr.map(call)
+    assert scope.cancelled_caught
+    assert 2 <= len(seen) < 6  # cut short, and every call that finished its shield saw it
+    assert set(seen) <= {scope.deadline, -math.inf}
+
+
+async def test_the_callers_cancellation_leaves_the_map_as_itself_not_in_a_group() -> None:
+    mgr = manager(3)
+    raised: list[BaseException] = []
+
+    async def call(ext: Extension[Any]) -> None:
+        await anyio.sleep_forever()
+
+    with anyio.fail_after(GUARD), anyio.move_on_after(0.01):
+        try:
+            await mgr.map(call)
+        except BaseException as exc:
+            raised.append(exc)
+            raise
+    [caught] = raised
+    assert isinstance(caught, anyio.get_cancelled_exc_class())
