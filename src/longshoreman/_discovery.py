@@ -77,6 +77,9 @@ def _warn(key: tuple[str, int], message: str, *args: object) -> None:
     _warned.add(key)
     import logging
 
+    from . import _add_null_handler
+
+    _add_null_handler()  # silent unless the application configures logging
     logging.getLogger("longshoreman").warning(message, *args)
 
 

@@ -22,6 +22,15 @@ __all__ = ["LOG", "describe", "log_failure", "safe_str"]
 
 LOG = logging.getLogger("longshoreman")
 
+
+def _quiet_by_default() -> None:
+    from . import _add_null_handler  # the package's NullHandler, once per process
+
+    _add_null_handler()
+
+
+_quiet_by_default()
+
 #: The longest exception message kept in a record, and the longest traceback text.
 MAX_MESSAGE = 2_000
 MAX_TRACEBACK = 20_000
