@@ -220,3 +220,47 @@ async def test_the_callers_cancellation_leaves_the_map_as_itself_not_in_a_group(
             raise
     [caught] = raised
     assert isinstance(caught, anyio.get_cancelled_exc_class())
+
+
+async def test_a_loop_with_a_task_factory_gets_the_generic_shape(anyio_backend: str) -> None:
+    """A task factory may run a task's first step inside create_task (3.12's eager one),
+    before the native shape could register it: such loops use anyio's task group, and a
+    plugin's own cancel scopes and a per-call timeout work there."""
+    if anyio_backend != "asyncio":
+        pytest.skip("task factories are asyncio's")
+    loop = asyncio.get_running_loop()
+    eager = getattr(asyncio, "eager_task_factory", None)
+    if eager is not None:
+        loop.set_task_factory(eager)
+    else:
+        loop.set_task_factory(lambda loop, coro, **kwds: asyncio.Task(coro, loop=loop, **kwds))
+    try:
+        assert _fanout._native_group() is _fanout._generic_group  # on either path
+        mgr = ExtensionManager[Any].make_test_instance(
+            [Extension(f"e{i}", None, object, i) for i in range(3)],
+            timeout=5,
+            propagate_map_exceptions=True,
+        )
+
+        async def scoped(ext: Extension[Any]) -> Any:
+            with anyio.CancelScope(shield=True):
+                await anyio.lowlevel.checkpoint()
+            return ext.obj
+
+        assert await mgr.map(scoped) == [0, 1, 2]
+    finally:
+        loop.set_task_factory(None)
+
+
+def test_the_engine_imports_neither_trio_nor_anyios_asyncio_backend() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from longshoreman import ExtensionManager; import longshoreman._fanout; "
+        "print(sorted(m for m in ('trio', 'anyio._backends._asyncio') if m in sys.modules))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -277,9 +277,9 @@ async def test_2_closing_a_manager_from_its_own_map_is_a_runtime_error() -> None
 # -- 3. a loop of maps over sync callables can be cancelled -------------------------------
 
 
-@pytest.mark.parametrize("threads", [False, True])
-async def test_3_a_loop_of_sync_maps_is_cancellable(threads: bool) -> None:
-    mgr = make(3, run_sync_in_thread=threads)
+@pytest.mark.parametrize("options", [{}, {"run_sync_in_thread": True}, {"max_concurrency": 2}])
+async def test_3_a_loop_of_sync_maps_is_cancellable(options: dict[str, Any]) -> None:
+    mgr = make(3, **options)
     count = 0
     with anyio.fail_after(GUARD), anyio.move_on_after(0.05) as scope:
         while True:
@@ -287,6 +287,21 @@ async def test_3_a_loop_of_sync_maps_is_cancellable(threads: bool) -> None:
             count += 1
     assert scope.cancelled_caught
     assert count > 0
+
+
+@pytest.mark.parametrize("options", [{}, {"run_sync_in_thread": True}, {"max_concurrency": 2}])
+async def test_3_a_cancelled_caller_calls_no_plugin(options: dict[str, Any]) -> None:
+    mgr = make(3, **options)
+    called: list[Any] = []
+
+    def call(ext: Extension[Any]) -> None:
+        called.append(ext.obj)
+
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await mgr.map(call)
+    assert scope.cancelled_caught
+    assert called == []
 
 
 # -- 4. aclose() from another task during a start -----------------------------------------

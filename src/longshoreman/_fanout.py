@@ -526,13 +526,20 @@ async def _trio_group(state: _Run, start: Start, scopes: Scopes) -> None:
         state.scope = scope
         if scopes is not None:
             scopes.add(scope)
+        import trio
+
+        leaf: BaseException | None = None
         try:
             async with trio.open_nursery() as nursery:
                 start(nursery.start_soon)
         except BaseExceptionGroup as group:
             if group.split(trio.Cancelled)[1] is not None:
                 raise
-            raise _a_leaf(group) from group
+            leaf = _a_leaf(group)
+        if leaf is not None:
+            # Raised outside the handler: a leaf whose context is its own group would be
+            # a cycle, kept until the collector.
+            raise leaf
 
 
 def _a_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -643,9 +650,13 @@ def _native_group() -> GroupShape:
     """The native shape for the running backend, or the generic one."""
     if NATIVE:
         library = _current_library()
-        if library == "asyncio" and _ASYNCIO_OK:
-            return _asyncio_group
-        if library == "trio":
+        if library == "asyncio":
+            # A task factory (3.12's eager one, say) may run a task's first step inside
+            # create_task, before the task is registered in anyio's scope tree: such a
+            # loop gets anyio's own task group, which copes with it.
+            if asyncio.get_running_loop().get_task_factory() is None and _asyncio_ready():
+                return _asyncio_group
+        elif library == "trio":
             return _trio_group
     return _generic_group
 
@@ -660,24 +671,31 @@ except ImportError:  # pragma: no cover - an anyio that moved it: ask for the to
 
 
 # What the native asyncio shape needs from anyio: how it records a task's cancel scope.
-# Checked once; an anyio without them gets the generic shape.
-try:
-    from anyio._backends._asyncio import CancelScope as _AsyncioCancelScope
-    from anyio._backends._asyncio import TaskState as _TaskState
-    from anyio._backends._asyncio import _task_states as _TASK_STATES
+# Imported on first use (not by `import longshoreman` nor by a trio program) and checked
+# once; an anyio without them gets the generic shape.
+_AsyncioCancelScope: Any = None
+_TaskState: Any = None
+_TASK_STATES: Any = None
+_ASYNCIO_OK: bool | None = None
 
-    _ASYNCIO_OK = (
-        "_tasks" in _AsyncioCancelScope.__slots__
-        and "_host_task" in _AsyncioCancelScope.__slots__
-        and {"parent_id", "cancel_scope"} <= set(_TaskState.__slots__)
-    )
-except (ImportError, AttributeError, TypeError):  # pragma: no cover - another anyio
-    _ASYNCIO_OK = False
 
-try:
-    import trio
-except ImportError:  # pragma: no cover - then nothing runs on trio either
-    pass
+def _asyncio_ready() -> bool:
+    global _AsyncioCancelScope, _TaskState, _TASK_STATES, _ASYNCIO_OK  # noqa: PLW0603
+    if _ASYNCIO_OK is None:
+        try:
+            from anyio._backends import _asyncio as backend
+
+            scope, state = backend.CancelScope, backend.TaskState
+            _ASYNCIO_OK = (
+                "_tasks" in scope.__slots__
+                and "_host_task" in scope.__slots__
+                and {"parent_id", "cancel_scope"} <= set(state.__slots__)
+            )
+            _AsyncioCancelScope, _TaskState = scope, state
+            _TASK_STATES = backend._task_states
+        except (ImportError, AttributeError, TypeError):  # pragma: no cover - another anyio
+            _ASYNCIO_OK = False
+    return _ASYNCIO_OK
 
 
 async def run(
@@ -712,6 +730,14 @@ async def run(
     group = _native_group()
     scopes = calls.scopes if calls is not None else None
     try:
+        # One real checkpoint per map, even over sync callables (a loop of maps can
+        # always be cancelled, and other tasks get to run), in its two halves: a
+        # cancelled caller calls no plugin; then the wait for the calls' tasks or, when
+        # every call was synchronous, a schedule point that cannot discard their
+        # results. One event-loop pass fewer than a checkpoint before the calls.
+        await anyio.lowlevel.checkpoint_if_cancelled()
+        if calls is not None and calls.cut:
+            raise _closed_in_flight(owner)
         if max_concurrency is not None and max_concurrency < len(extensions):
             k = max_concurrency
 
@@ -721,14 +747,6 @@ async def run(
 
             await group(state, start, scopes)
         else:
-            # One real checkpoint per map, even over sync callables (a loop of maps can
-            # always be cancelled, and other tasks get to run), in its two halves: a
-            # cancelled caller calls no plugin; then either the wait for the calls' tasks
-            # or, when every call was synchronous, a schedule point that cannot discard
-            # their results. One event-loop pass fewer than a checkpoint before the calls.
-            await anyio.lowlevel.checkpoint_if_cancelled()
-            if calls is not None and calls.cut:
-                raise _closed_in_flight(owner)
             pending = state.advance(items, None, observer)
             if pending is None:
                 await anyio.lowlevel.cancel_shielded_checkpoint()
