@@ -727,14 +727,15 @@ async def run(
         state.observer, state.phase = observer, phase
     token = _CALLING.set((*_CALLING.get(), owner))
     items = enumerate(extensions)
-    group = _native_group()
     scopes = calls.scopes if calls is not None else None
     try:
         # One real checkpoint per map, even over sync callables (a loop of maps can
         # always be cancelled, and other tasks get to run), in its two halves: a
         # cancelled caller calls no plugin; then the wait for the calls' tasks or, when
-        # every call was synchronous, a schedule point that cannot discard their
-        # results. One event-loop pass fewer than a checkpoint before the calls.
+        # every call was synchronous, one checkpoint after them (a cancellation there
+        # drops their values, as at any await; their failures are logged). One event-
+        # loop pass fewer than a checkpoint before the calls, and no task group (nor
+        # the choice of one) for a map that needs none.
         await anyio.lowlevel.checkpoint_if_cancelled()
         if calls is not None and calls.cut:
             raise _closed_in_flight(owner)
@@ -745,18 +746,18 @@ async def run(
                 for _ in range(k):
                     spawn(state.worker, items)
 
-            await group(state, start, scopes)
+            await _native_group()(state, start, scopes)
         else:
             pending = state.advance(items, None, observer)
             if pending is None:
-                await anyio.lowlevel.cancel_shielded_checkpoint()
+                await anyio.lowlevel.checkpoint()
             else:
 
                 def start(spawn: Spawn) -> None:
                     spawn(*pending)
                     state.advance(items, spawn, observer)
 
-                await group(state, start, scopes)
+                await _native_group()(state, start, scopes)
         scope = state.scope
         if scope is not None and scope.cancel_called and not state.halted:
             raise _closed_in_flight(owner)
