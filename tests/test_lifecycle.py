@@ -1333,3 +1333,106 @@ def test_exit_errors_beside_an_interrupt_are_logged(
         with pytest.raises(KeyboardInterrupt):
             anyio.run(main, backend=anyio_backend)
     assert any("ValueError: exit failed too" in r.getMessage() for r in caplog.records)
+
+
+# -- mgr.failures accounts for every entry point (issue 10, SPEC §12) --------------------
+
+ACCOUNTING = """
+import anyio
+
+
+class Plain:
+    def __init__(self, *args):
+        pass
+
+
+class Rejected(Plain):
+    pass
+
+
+def raises(*args):
+    raise ValueError("invoke failed")
+
+
+class BadEnter:
+    async def __aenter__(self):
+        raise LookupError("enter failed")
+
+    async def __aexit__(self, *exc_info):
+        pass
+
+
+class BadExit:
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc_info):
+        raise OSError("exit failed")
+
+
+class CheckRaises(Plain):
+    pass
+"""
+
+
+async def test_failures_extensions_and_filtered_names_account_for_every_entry_point(
+    fake_env: FakeEnv,
+) -> None:
+    import sys
+
+    fake_env.module("lsacct", ACCOUNTING)
+    fake_env.dist(
+        "acct-main",
+        "1.0",
+        {
+            "ls.acct": {
+                "ok": "lsacct:Plain",
+                "rejected": "lsacct:Rejected",
+                "gone": "lsacct:NoSuchThing",
+                "raises": "lsacct:raises",
+                "bad-enter": "lsacct:BadEnter",
+                "bad-exit": "lsacct:BadExit",
+                "check-raises": "lsacct:CheckRaises",
+            }
+        },
+    )
+    fake_env.dist(
+        "acct-needy",
+        "1.0",
+        {"ls.acct": {"needy": "lsacct:Plain"}},
+        requires=["surely-not-installed-lib>=1.0"],
+    )
+
+    def check(ext: Extension[Any]) -> bool:
+        if ext.name == "check-raises":
+            raise RuntimeError("check failed")
+        return ext.name != "rejected"
+
+    logging.getLogger("longshoreman").disabled = True
+    try:
+        mgr = EnabledExtensionManager[Any](
+            "ls.acct", check, invoke_on_load=True, verify_requirements=True
+        )
+        kept: list[str] = []
+        with pytest.raises(ExtensionErrorGroup, match="failed to exit"):
+            async with mgr:
+                kept = mgr.names()
+        phases = {f.name: f.phase for f in mgr.failures}
+    finally:
+        logging.getLogger("longshoreman").disabled = False
+        sys.modules.pop("lsacct", None)
+    everything = {ep.name for ep in mgr.list_entry_points()}
+    filtered = {"rejected"}  # check_func said no: neither kept nor failed
+    assert sorted(kept) == ["bad-exit", "ok"]
+    assert phases == {
+        "needy": "requirements",
+        "gone": "import",
+        "raises": "invoke",
+        "bad-enter": "enter",
+        "check-raises": "check",
+        "bad-exit": "exit",  # kept, then failed at close: in both
+    }
+    load_failed = {name for name, phase in phases.items() if phase != "exit"}
+    assert set(kept) | load_failed | filtered == everything
+    assert not set(kept) & load_failed
+    assert not filtered & (set(kept) | load_failed)
