@@ -302,10 +302,6 @@ def _import_all(plugins: Sequence[_Plugin], progress: _Progress) -> None:
             plugin.import_time = _clock() - start
 
 
-def _is_async_context_manager(obj: object) -> bool:
-    return hasattr(type(obj), "__aenter__") and hasattr(type(obj), "__aexit__")
-
-
 class _Entered:
     """A plugin's async context manager, entered and exited by the manager through this
     proxy, which times the entering and records errors with their phase."""
@@ -349,6 +345,8 @@ def _instrumented(plugin: _Plugin) -> Callable[..., Any]:
     """``plugin.plugin`` as the manager is to invoke it: timed from the call until the
     plugin is ready (awaited, entered), every error recorded with its phase."""
     import inspect
+
+    from ._manager import _is_async_context_manager  # the manager's rule, not a copy
 
     factory = plugin.plugin
     start = 0.0
