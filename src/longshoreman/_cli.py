@@ -317,12 +317,7 @@ class _Entered:
         plugin = self._plugin
         plugin.step = "enter"
         try:
-            obj = await type(self._acm).__aenter__(self._acm)
-        except Exception as exc:
-            raise plugin.recorded("enter", exc) from None
-        except BaseException as exc:
-            plugin.waiting = exc.__traceback__
-            raise
+            obj = await _watched(plugin, "enter", type(self._acm).__aenter__(self._acm))
         finally:
             plugin.invoke_time = _clock() - self._start
         plugin.step = "ready"
@@ -331,14 +326,22 @@ class _Entered:
     async def __aexit__(self, *exc_info: Any) -> Any:
         self._plugin.step = "exit"
         try:
-            return await type(self._acm).__aexit__(self._acm, *exc_info)
-        except Exception as exc:
-            raise self._plugin.recorded("exit", exc) from None
-        except BaseException as exc:
-            self._plugin.waiting = exc.__traceback__
-            raise
+            exit_ = type(self._acm).__aexit__(self._acm, *exc_info)
+            return await _watched(self._plugin, "exit", exit_)
         finally:
             self._plugin.step = "closed"
+
+
+async def _watched(plugin: _Plugin, phase: str, awaitable: Any) -> Any:
+    """Await what a plugin returned: its ``Exception`` is recorded with ``phase`` (the
+    manager sees the stand-in); anything else keeps where the plugin was waiting."""
+    try:
+        return await awaitable
+    except Exception as exc:
+        raise plugin.recorded(phase, exc) from None
+    except BaseException as exc:
+        plugin.waiting = exc.__traceback__
+        raise
 
 
 def _instrumented(plugin: _Plugin) -> Callable[..., Any]:
@@ -360,12 +363,7 @@ def _instrumented(plugin: _Plugin) -> Callable[..., Any]:
 
     async def settle(awaitable: Any) -> Any:
         try:
-            obj = await awaitable
-        except Exception as exc:
-            raise plugin.recorded("invoke", exc) from None
-        except BaseException as exc:
-            plugin.waiting = exc.__traceback__
-            raise
+            obj = await _watched(plugin, "invoke", awaitable)
         finally:
             plugin.invoke_time = _clock() - start
         return ready(obj)
