@@ -7,13 +7,15 @@ into a temporary folder that it puts at the front of ``sys.path``; everything it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import textwrap
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from pathlib import Path
 
+import anyio
 import pytest
 
 import longshoreman
@@ -159,3 +161,29 @@ def fanout_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch)
 
 
 FANOUT_PATHS = ["native", "generic"]
+
+
+@contextlib.asynccontextmanager
+async def hang_guard(seconds: float) -> AsyncIterator[None]:
+    """Like ``anyio.fail_after(seconds)``, but with no deadline that plugins could see.
+
+    A deadline around a map is not neutral: the native asyncio fan-out then records its
+    tasks in anyio's scope tree as they start (so that plugins see it), where it would
+    otherwise record them only once the fan-out is cancelled. A hang detector must not
+    choose which of the two is tested. Raises ``TimeoutError`` when the time ran out.
+    """
+    expired = False
+    async with anyio.create_task_group() as tg:
+        with anyio.CancelScope() as scope:
+
+            async def watch() -> None:
+                nonlocal expired
+                await anyio.sleep(seconds)
+                expired = True
+                scope.cancel()
+
+            tg.start_soon(watch)
+            yield
+        tg.cancel_scope.cancel()
+    if expired:
+        raise TimeoutError(f"not done within {seconds} s")

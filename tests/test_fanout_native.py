@@ -8,17 +8,21 @@ not depend on which tasks run them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
+import gc
 import math
+import warnings
+import weakref
 from typing import Any
 
 import anyio
 import anyio.lowlevel
 import pytest
 
-from longshoreman import Extension, ExtensionManager, _fanout
+from longshoreman import Extension, ExtensionErrorGroup, ExtensionManager, _fanout
 
-from .conftest import FANOUT_PATHS
+from .conftest import FANOUT_PATHS, hang_guard
 
 pytestmark = pytest.mark.parametrize("fanout_path", FANOUT_PATHS, indirect=True)
 
@@ -220,6 +224,133 @@ async def test_the_callers_cancellation_leaves_the_map_as_itself_not_in_a_group(
             raise
     [caught] = raised
     assert isinstance(caught, anyio.get_cancelled_exc_class())
+
+
+# Without a deadline around the caller, the native asyncio shape records its tasks in
+# anyio's scope tree only once the fan-out is cancelled (see _fanout._AsyncioTasks): these
+# tests are guarded by hang_guard, not fail_after, so that this is the path they take.
+
+
+async def test_a_plugins_shield_holds_when_a_caller_without_a_deadline_is_cancelled() -> None:
+    mgr = manager(4)
+    finished: list[int] = []
+    seen: list[float] = []
+
+    async def call(ext: Extension[Any]) -> None:
+        if index(ext) == 0:
+            await anyio.sleep(0.01)  # the others are in their shields by now
+            outer.cancel()
+            await anyio.sleep_forever()
+        with anyio.CancelScope(shield=True):
+            await anyio.sleep(0.05)
+            seen.append(anyio.current_effective_deadline())
+        finished.append(index(ext))
+        await anyio.sleep_forever()
+
+    async with hang_guard(GUARD):
+        with anyio.CancelScope() as outer:
+            await mgr.map(call)
+    assert outer.cancelled_caught
+    assert sorted(finished) == [1, 2, 3]  # every shield ran out, before map returned
+    assert seen == [math.inf] * 3
+
+
+async def test_a_plugins_own_scopes_see_the_fan_outs_cancellation() -> None:
+    """A plugin that opened cancel scopes before ``fail_fast`` cancelled its siblings:
+    its scopes are cancelled with the fan-out and do not swallow that cancellation."""
+    mgr = manager(3, fail_fast=True, propagate_map_exceptions=True)
+    seen: list[float] = []
+    past_own_scope: list[int] = []
+
+    async def call(ext: Extension[Any]) -> None:
+        if index(ext) == 0:
+            await anyio.sleep(0.01)
+            raise ValueError("the first failure")
+        with anyio.CancelScope():
+            with anyio.CancelScope():
+                try:
+                    await anyio.sleep_forever()
+                finally:
+                    seen.append(anyio.current_effective_deadline())
+        past_own_scope.append(index(ext))
+
+    async with hang_guard(GUARD):
+        with pytest.raises(ExtensionErrorGroup) as info:
+            await mgr.map(call)
+    assert [(ext.name, type(exc)) for ext, exc in info.value.failures] == [("p0", ValueError)]
+    assert [ext.name for ext in info.value.cancelled] == ["p1", "p2"]
+    assert seen == [-math.inf, -math.inf]
+    assert past_own_scope == []
+
+
+@pytest.mark.parametrize("deadline", [False, True], ids=["no-deadline", "deadline"])
+async def test_a_call_whose_task_is_cancelled_natively_before_it_starts_fails_alone(
+    anyio_backend: str, fanout_path: str, deadline: bool
+) -> None:
+    """Code outside the fan-out cancels calls' tasks that have not run yet: those calls
+    fail with a RuntimeError saying so; nothing hangs, no value goes missing."""
+    if anyio_backend != "asyncio":
+        pytest.skip("Task.cancel() is asyncio's")
+    mgr = manager(3, propagate_map_exceptions=True)
+    before: set[asyncio.Task[Any]] = set()
+    started: list[int] = []
+
+    async def call(ext: Extension[Any]) -> int:
+        started.append(index(ext))
+        if index(ext) == 0:  # the first call to run: the others' tasks have not started
+            for task in asyncio.all_tasks() - before:
+                if task is not asyncio.current_task():
+                    task.cancel()
+        await anyio.lowlevel.checkpoint()
+        return index(ext)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        async with hang_guard(GUARD):
+            with anyio.fail_after(GUARD) if deadline else contextlib.nullcontext():
+                before.update(asyncio.all_tasks())
+                with pytest.raises(ExtensionErrorGroup) as info:
+                    await mgr.map(call)
+        gc.collect()
+    assert started == [0]
+    assert [ext.name for ext, _ in info.value.results] == ["p0"]
+    assert [ext.name for ext, _ in info.value.failures] == ["p1", "p2"]
+    for _, exc in info.value.failures:
+        assert isinstance(exc, RuntimeError)
+        assert "cancelled natively" in str(exc)
+    if fanout_path == "native":  # anyio's task group leaves the coroutines un-awaited
+        assert [w for w in caught if "never awaited" in str(w.message)] == []
+
+
+@pytest.mark.parametrize("deadline", [False, True], ids=["no-deadline", "deadline"])
+async def test_the_calls_tasks_are_not_kept_once_the_map_returns(
+    anyio_backend: str, deadline: bool
+) -> None:
+    """Recorded in anyio's scope tree (at once under a deadline, else when cancelled),
+    the tasks are taken out again: that record and the scope would keep them alive."""
+    if anyio_backend != "asyncio":
+        pytest.skip("asyncio's tasks")
+    mgr = manager(4, fail_fast=True, propagate_map_exceptions=True)
+    tasks: list[weakref.ref[asyncio.Task[Any]]] = []
+
+    async def call(ext: Extension[Any]) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.append(weakref.ref(task))
+        if index(ext) == 0:
+            await anyio.sleep(0.01)
+            raise ValueError("cancels the others")
+        await anyio.sleep_forever()
+
+    async with hang_guard(GUARD):
+        with anyio.fail_after(GUARD) if deadline else contextlib.nullcontext():
+            with pytest.raises(ExtensionErrorGroup) as info:
+                await mgr.map(call)
+    assert len(info.value.cancelled) == 3
+    del info
+    gc.collect()
+    assert len(tasks) == 4
+    assert [ref() for ref in tasks] == [None] * 4
 
 
 async def test_a_loop_with_a_task_factory_gets_the_generic_shape(anyio_backend: str) -> None:

@@ -48,7 +48,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from types import CoroutineType, GeneratorType
-from typing import Any, Final, cast
+from typing import Any, Final, Protocol, cast
 
 import anyio
 import anyio.lowlevel
@@ -186,15 +186,25 @@ def _in_thread(
         _IN_THREAD.reset(token)
 
 
+class Cancellable(Protocol):
+    """What cancels the tasks of one fan-out: an anyio cancel scope, or the native
+    asyncio shape's group of tasks (which joins its tasks to anyio's scope tree first)."""
+
+    @property
+    def cancel_called(self) -> bool: ...
+
+    def cancel(self) -> None: ...
+
+
 class InFlight:
-    """A manager's runs in flight, so that a closing manager can cut them short: the
-    cancel scopes of their task groups, and ``cut``, which a run about to start its
-    calls checks."""
+    """A manager's runs in flight, so that a closing manager can cut them short: what
+    cancels the tasks of each, and ``cut``, which a run about to start its calls
+    checks."""
 
     __slots__ = ("cut", "scopes")
 
     def __init__(self) -> None:
-        self.scopes: set[anyio.CancelScope] = set()
+        self.scopes: set[Cancellable] = set()
         self.cut = False
 
     def cut_short(self) -> None:
@@ -271,7 +281,7 @@ class _Run:
         self.fatal: BaseException | None = None
         self.fatal_index = -1
         self.halted = False
-        self.scope: anyio.CancelScope | None = None  # of the tasks awaiting calls, once open
+        self.scope: Cancellable | None = None  # of the tasks awaiting calls, once open
 
     # -- recording -------------------------------------------------------------------
 
@@ -371,25 +381,41 @@ class _Run:
             return True
         return not inspect.iscoroutinefunction(target)
 
-    async def finish(self, index: int, awaitable: Awaitable[Any], spent: float = 0.0) -> None:
+    # The task bodies: `finish`, `finish_thread`, `observed` and `worker`. Each is also
+    # awaited inside another one; spawned as a task of the native asyncio shape, it is
+    # given that shape's `group`, which it tells when it ends (the shape joins its tasks
+    # by counting those ends, see _AsyncioTasks). `ok` is False when it ends raising.
+
+    async def finish(
+        self,
+        index: int,
+        awaitable: Awaitable[Any],
+        spent: float = 0.0,
+        group: _AsyncioTasks | None = None,
+    ) -> None:
         """Await the rest of call ``index`` and record the result.
 
         ``spent`` is how long its synchronous part already ran: the timeout clock counts
         from when the call started running, not from when it was scheduled.
         """
+        ok = False
         try:
-            if self.timeout is None:
-                value = await awaitable
+            try:
+                if self.timeout is None:
+                    value = await awaitable
+                else:
+                    value = await self.bounded(awaitable, self.timeout - spent)
+            except BaseException as exc:  # sorted out (and re-raised if need be) there
+                self.failed(index, exc)
             else:
-                value = await self.bounded(awaitable, self.timeout - spent)
-        except BaseException as exc:  # sorted out (and re-raised if need be) there
-            self.failed(index, exc)
-        else:
-            self.values[index] = value
+                self.values[index] = value
+            ok = True
         finally:
             # A coroutine cancelled before its first step would warn "never awaited".
             if type(awaitable) is CoroutineType:
                 awaitable.close()
+            if group is not None:
+                group.ended(ok)
 
     async def bounded(self, awaitable: Awaitable[Any], budget: float) -> Any:
         value: Any = MISSING
@@ -399,8 +425,19 @@ class _Run:
             raise self.overrun()
         return value
 
-    async def finish_thread(self, index: int, ext: Extension[Any]) -> None:
+    async def finish_thread(
+        self, index: int, ext: Extension[Any], group: _AsyncioTasks | None = None
+    ) -> None:
         """Run call ``index`` in a worker thread (timed from when the thread starts it)."""
+        ok = False
+        try:
+            await self.in_thread(index, ext)
+            ok = True
+        finally:
+            if group is not None:
+                group.ended(ok)
+
+    async def in_thread(self, index: int, ext: Extension[Any]) -> None:
         key = next(_thread_keys)
         call = functools.partial(_in_thread, key, self.owner, self.func, ext, self.args, self.kwds)
         try:
@@ -425,8 +462,19 @@ class _Run:
         else:
             self.values[index] = result
 
-    async def observed(self, index: int, ext: Extension[Any]) -> None:
+    async def observed(
+        self, index: int, ext: Extension[Any], group: _AsyncioTasks | None = None
+    ) -> None:
         """Make call ``index`` (as :meth:`advance` would), told to the observer."""
+        ok = False
+        try:
+            await self.observe(index, ext)
+            ok = True
+        finally:
+            if group is not None:
+                group.ended(ok)
+
+    async def observe(self, index: int, ext: Extension[Any]) -> None:
         observer = self.observer
         assert observer is not None
         try:  # an instrument's Exception is logged there; anything else is fatal here
@@ -451,13 +499,57 @@ class _Run:
             except BaseException as exc:
                 self.failed(index, exc)
 
-    async def worker(self, items: Iterator[tuple[int, Extension[Any]]]) -> None:
-        observer = self.observer
-        while not self.halted:
-            pending = self.advance(items, None, observer)
-            if pending is None:
+    async def worker(
+        self, items: Iterator[tuple[int, Extension[Any]]], group: _AsyncioTasks | None = None
+    ) -> None:
+        """One of ``max_concurrency`` workers: make calls from ``items`` until none is left."""
+        ok = False
+        try:
+            if self.observer is None and self.limiter is None and self.timeout is None:
+                await self.work(items)
+            else:
+                while not self.halted:
+                    pending = self.advance(items, None, self.observer)
+                    if pending is None:
+                        break
+                    await pending[0](*pending[1:])
+            ok = True
+        finally:
+            if group is not None:
+                group.ended(ok)
+
+    async def work(self, items: Iterator[tuple[int, Extension[Any]]]) -> None:
+        """The common worker: each call made and awaited right here (what ``advance``
+        and ``finish`` do, in one flat loop: SPEC §10 wants a worker pool at the cost of
+        plain workers)."""
+        func, args, kwds, values = self.func, self.args, self.kwds, self.values
+        plain: set[type] = set()  # result types known not to be awaitable
+        for index, ext in items:
+            if self.halted:  # a call failed with fail_fast: this one is cancelled
                 return
-            await pending[0](*pending[1:])
+            try:
+                result = func(ext, *args, **kwds)
+                cls = type(result)
+                if cls is CoroutineType or (cls not in plain and inspect.isawaitable(result)):
+                    result = await result  # started at once: never left un-awaited
+                elif cls is not GeneratorType:
+                    plain.add(cls)
+            except BaseException as exc:  # sorted out (and re-raised if need be) there
+                self.failed(index, exc)
+                continue
+            values[index] = result
+
+    def account_for_lost(self) -> None:
+        """Record a failure for each call that ended with neither a value nor an error:
+        its task was cancelled natively (``Task.cancel()``, by code outside the fan-out)
+        before it started, so none of the fan-out's code ran in it."""
+        values, errors = self.values, self.errors
+        for index, value in enumerate(values):
+            if value is MISSING and index not in errors:
+                errors[index] = RuntimeError(
+                    "the call's task was cancelled natively (Task.cancel() from outside the "
+                    "fan-out), or together with one that was, before it could finish"
+                )
 
     # -- ending ----------------------------------------------------------------------
 
@@ -548,45 +640,128 @@ def _a_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 class _AsyncioTasks:
-    """The tasks of one fan-out on asyncio: ``loop.create_task`` per call, joined by a
-    done callback, each task registered in anyio's cancel-scope tree as a child of the
-    fan-out's scope -- exactly what anyio's task group records for the tasks it starts,
-    so that plugins see the caller's deadlines and cancellation, anyio delivers that
-    cancellation to them (honouring their shields), and ``current_effective_deadline``
-    tells a real cancellation from a stray exception.
+    """The tasks of one fan-out on asyncio: a plain task per call, nothing per task but
+    the task (SPEC §10: the cost of an ``asyncio.TaskGroup``).
+
+    Joining: each task body tells :meth:`ended` when it ends (as its very last step);
+    the group counts those, so it needs no done callback per task, and the caller
+    resumes in the loop pass after the last call ended. A task cancelled natively before
+    its first step never runs its body: :class:`_FanoutTask` counts it instead.
+
+    Cancellation: anyio delivers a cancel scope's cancellation to the tasks its tree
+    records, honouring their shields, and ``current_effective_deadline`` reads that tree.
+    Recording every task costs more than the rest of it, so a task is recorded as a child
+    of the fan-out's scope (exactly what anyio's task group records for the tasks it
+    starts) only once it matters: at once when a scope around the caller has a deadline
+    (plugins see it), else the moment the fan-out is cancelled -- by ``fail_fast``, a
+    closing manager, or the caller's cancellation reaching the waiting caller -- before
+    anyio delivers it. A plugin that opened cancel scopes of its own meanwhile has them
+    hung under the fan-out's scope, as they would have been.
     """
 
-    __slots__ = ("errors", "loop", "parent_id", "scope", "tasks", "waiter")
+    __slots__ = (
+        "broken",
+        "eager",
+        "live",
+        "loop",
+        "lost",
+        "parent_id",
+        "scope",
+        "tasks",
+        "waiter",
+    )
 
     def __init__(self, scope: Any) -> None:
         self.scope = scope
         self.loop = asyncio.get_running_loop()
         self.parent_id = id(scope._host_task)
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.errors: list[BaseException] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        self.live = 0  # tasks whose end is not counted yet
         self.waiter: asyncio.Future[None] | None = None
+        self.broken = False  # a body ended raising: look for what it raised
+        self.lost = False  # a task was cancelled before it started
+        self.eager = _sees_a_deadline(scope._parent_scope)  # record tasks as they start
+
+    @property
+    def cancel_called(self) -> bool:
+        return bool(self.scope.cancel_called)
 
     def spawn(self, func: Callable[..., Any], /, *args: Any) -> None:
-        task = self.loop.create_task(func(*args))
-        scope = self.scope
-        _TASK_STATES[task] = _TaskState(self.parent_id, scope)
-        scope._tasks.add(task)
-        self.tasks.add(task)
-        task.add_done_callback(self.done)
+        task = _FanoutTask(func(*args, group=self), loop=self.loop)
+        task.group = self
+        self.tasks.append(task)
+        self.live += 1
+        if self.eager:
+            self.record(task)
 
-    def done(self, task: asyncio.Task[Any]) -> None:
-        state = _TASK_STATES.pop(task, None)
-        if state is not None and state.cancel_scope is not None:
-            state.cancel_scope._tasks.discard(task)
-        self.tasks.discard(task)
-        if not task.cancelled():
-            exc = task.exception()  # the bodies record what calls raise: only a bug's
-            if exc is not None:
-                self.errors.append(exc)
-                self.scope.cancel()
+    def ended(self, ok: bool) -> None:
+        if not ok:
+            self.broken = True
+        self.live -= 1
         waiter = self.waiter
-        if not self.tasks and waiter is not None and not waiter.done():
+        if not self.live and waiter is not None and not waiter.done():
             waiter.set_result(None)
+
+    def lose(self, task: asyncio.Task[None], body: Any) -> None:
+        """``task`` was cancelled before its first step: its body will never run."""
+        self.lost = True
+        for value in inspect.getcoroutinelocals(body).values():
+            if type(value) is CoroutineType:  # a plugin's coroutine, never to be awaited
+                value.close()
+        task.add_done_callback(self.lost_ended)
+
+    def lost_ended(self, task: asyncio.Task[None]) -> None:
+        self.ended(True)
+
+    def cancel(self) -> None:
+        if not self.eager:
+            self.eager = True
+            for task in self.tasks:
+                if not task.done():
+                    self.record(task)
+        self.scope.cancel()
+
+    def record(self, task: asyncio.Task[None]) -> None:
+        """Record ``task`` in anyio's tree as a child of the fan-out's scope."""
+        scope = self.scope
+        state = _TASK_STATES.get(task)
+        if state is None:
+            _TASK_STATES[task] = _TaskState(self.parent_id, scope)
+            scope._tasks.add(task)
+            return
+        # The plugin opened cancel scopes: hang the outermost under the fan-out's.
+        state.parent_id = self.parent_id
+        inner = state.cancel_scope
+        if inner is None:  # ... and closed them all
+            state.cancel_scope = scope
+            scope._tasks.add(task)
+            return
+        while inner._parent_scope is not None:
+            inner = inner._parent_scope
+        inner._parent_scope = scope
+        scope._child_scopes.add(inner)
+
+    def forget(self) -> None:
+        """Take the (finished) tasks out of anyio's tree: its record of a task refers to
+        the scope, which refers to the task: kept, they would keep each other alive."""
+        if self.eager:
+            scope = self.scope
+            for task in self.tasks:
+                state = _TASK_STATES.pop(task, None)
+                if state is not None and state.cancel_scope is not None:
+                    state.cancel_scope._tasks.discard(task)
+                scope._tasks.discard(task)
+        self.tasks = []
+
+    def failures(self) -> list[BaseException]:
+        """What the bodies raised other than a cancellation: only a bug's."""
+        errors = []
+        for task in self.tasks:
+            if task.done() and not task.cancelled():
+                exc = task.exception()
+                if exc is not None:
+                    errors.append(exc)
+        return errors
 
     async def join(self) -> BaseException | None:
         """Wait for every task; the caller's cancellation, if it came meanwhile.
@@ -597,19 +772,18 @@ class _AsyncioTasks:
         """
         cancelled: BaseException | None = None
         loop = self.loop
-        while self.tasks:
-            self.waiter = loop.create_future()
-            try:
+        try:
+            while self.live:
+                self.waiter = loop.create_future()
                 await self.waiter
-            except asyncio.CancelledError as exc:
-                cancelled = exc
-                self.scope.cancel()
-                break
-            finally:
-                self.waiter = None
-        if self.tasks:
+        except asyncio.CancelledError as exc:
+            cancelled = exc
+            self.cancel()
+        finally:
+            self.waiter = None
+        if self.live:
             with _AsyncioCancelScope(shield=True):
-                while self.tasks:
+                while self.live:
                     self.waiter = loop.create_future()
                     try:
                         await self.waiter
@@ -620,29 +794,63 @@ class _AsyncioTasks:
         return cancelled
 
 
+def _sees_a_deadline(scope: Any) -> bool:
+    """Whether a task in ``scope`` sees a deadline (``current_effective_deadline``)."""
+    while scope is not None:
+        if scope._deadline != math.inf:
+            return True
+        if scope._shield:
+            return False
+        scope = scope._parent_scope
+    return False
+
+
+class _FanoutTask(asyncio.Task):  # type: ignore[type-arg]
+    """A call's task on asyncio; told apart only when cancelled before its first step
+    (by code outside the fan-out: anyio never cancels a task that has not started),
+    which its group then counts as ended, for the body never will."""
+
+    __slots__ = ("group",)
+
+    group: _AsyncioTasks | None
+
+    def cancel(self, msg: Any = None) -> bool:
+        group, self.group = self.group, None
+        if group is not None and not self.done():
+            body = cast(CoroutineType[Any, Any, None], self.get_coro())
+            if inspect.getcoroutinestate(body) == inspect.CORO_CREATED:
+                group.lose(self, body)
+        return super().cancel(msg)
+
+
 async def _asyncio_group(state: _Run, start: Start, scopes: Scopes) -> None:
     """Native asyncio tasks (see :class:`_AsyncioTasks`)."""
     scope = _AsyncioCancelScope()
     with scope:
-        state.scope = cast(anyio.CancelScope, scope)
-        if scopes is not None:
-            scopes.add(scope)
         tasks = _AsyncioTasks(scope)
+        state.scope = tasks
+        if scopes is not None:
+            scopes.add(tasks)
         try:
-            start(tasks.spawn)
-        except BaseException:
-            scope.cancel()
-            await tasks.join()
-            raise
-        cancelled = await tasks.join()
-        errors, tasks.errors = tasks.errors, []
+            try:
+                start(tasks.spawn)
+            except BaseException:
+                tasks.cancel()
+                await tasks.join()
+                raise
+            cancelled = await tasks.join()
+            errors = tasks.failures() if tasks.broken else []
+        finally:
+            tasks.forget()
+        if tasks.lost and not state.halted:
+            state.account_for_lost()
         if errors:
             raise BaseExceptionGroup("unhandled errors in a fan-out", errors)
         if cancelled is not None:
             raise cancelled  # the scope swallows it if it is its own cancellation
 
 
-Scopes = set[anyio.CancelScope] | None
+Scopes = set[Cancellable] | None
 GroupShape = Callable[[_Run, Start, Scopes], Awaitable[None]]
 
 
@@ -760,7 +968,11 @@ async def run(
                 await _native_group()(state, start, scopes)
         scope = state.scope
         if scope is not None and scope.cancel_called and not state.halted:
-            raise _closed_in_flight(owner)
+            if calls is not None and calls.cut:
+                raise _closed_in_flight(owner)
+            # Nor was it the caller's cancellation (it would be propagating): anyio's task
+            # group cancels its other tasks when one was cancelled natively.
+            state.account_for_lost()
     except BaseException as exc:
         state.drop(exc)
         raise
