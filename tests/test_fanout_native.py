@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import gc
 import math
+import sys
 import warnings
 import weakref
 from typing import Any
@@ -304,6 +305,13 @@ async def test_a_call_whose_task_is_cancelled_natively_before_it_starts_fails_al
         await anyio.lowlevel.checkpoint()
         return index(ext)
 
+    if fanout_path == "native" and not deadline and sys.version_info >= (3, 12):
+        # Tasks not recorded at once start eagerly: none is ever left to cancel unstarted.
+        async with hang_guard(GUARD):
+            before.update(asyncio.all_tasks())
+            assert await mgr.map(call) == [0, 1, 2]
+        assert started == [0, 1, 2]
+        return
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         async with hang_guard(GUARD):
