@@ -13,11 +13,13 @@ import contextvars
 import gc
 import math
 import sys
+import time
 import warnings
 import weakref
 from typing import Any
 
 import anyio
+import anyio.from_thread
 import anyio.lowlevel
 import pytest
 
@@ -285,11 +287,13 @@ async def test_a_plugins_own_scopes_see_the_fan_outs_cancellation() -> None:
 
 
 @pytest.mark.parametrize("deadline", [False, True], ids=["no-deadline", "deadline"])
-async def test_a_call_whose_task_is_cancelled_natively_before_it_starts_fails_alone(
+async def test_calls_whose_tasks_are_cancelled_natively_before_they_start_fail(
     anyio_backend: str, fanout_path: str, deadline: bool
 ) -> None:
     """Code outside the fan-out cancels calls' tasks that have not run yet: those calls
-    fail with a RuntimeError saying so; nothing hangs, no value goes missing."""
+    fail with a RuntimeError saying so; nothing hangs, no value goes missing. (Were only
+    some cancelled, anyio's task group, on the generic path, would cancel the others
+    too, and they would fail the same way.)"""
     if anyio_backend != "asyncio":
         pytest.skip("Task.cancel() is asyncio's")
     mgr = manager(3, propagate_map_exceptions=True)
@@ -359,6 +363,109 @@ async def test_the_calls_tasks_are_not_kept_once_the_map_returns(
     gc.collect()
     assert len(tasks) == 4
     assert [ref() for ref in tasks] == [None] * 4
+
+
+async def test_a_call_whose_running_task_is_cancelled_natively_fails_with_its_cause(
+    anyio_backend: str,
+) -> None:
+    if anyio_backend != "asyncio":
+        pytest.skip("Task.cancel() is asyncio's")
+    mgr = manager(1, propagate_map_exceptions=True)
+
+    async def call(ext: Extension[Any]) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()
+        await anyio.lowlevel.checkpoint()
+
+    async with hang_guard(GUARD):
+        with pytest.raises(ExtensionErrorGroup) as info:
+            await mgr.map(call)
+    ((_, exc),) = info.value.failures
+    assert isinstance(exc, RuntimeError), repr(exc)
+    assert isinstance(exc.__cause__, asyncio.CancelledError)
+
+
+@pytest.mark.skipif(
+    sys.version_info < (3, 13), reason="uncancel() clears a pending cancel on 3.13+"
+)
+async def test_a_task_cancelled_then_uncancelled_before_it_starts_is_counted_once(
+    anyio_backend: str,
+) -> None:
+    """On 3.13+ ``uncancel()`` back to zero lets a task cancelled before its first step
+    run after all: its end is counted once, so the map still waits for every call."""
+    if anyio_backend != "asyncio":
+        pytest.skip("Task.uncancel() is asyncio's")
+    mgr = manager(3)
+    coros: dict[int, Any] = {}
+    finished: list[int] = []
+
+    async def body(ext: Extension[Any]) -> int:
+        if index(ext) == 0:
+            for task in asyncio.all_tasks():
+                frame = getattr(task.get_coro(), "cr_frame", None)
+                if frame is not None and coros[1] in frame.f_locals.values():
+                    task.cancel()
+                    task.uncancel()
+        await anyio.sleep(0.02 * index(ext))
+        finished.append(index(ext))
+        return index(ext)
+
+    def call(ext: Extension[Any]) -> Any:
+        coros[index(ext)] = coro = body(ext)
+        return coro
+
+    with anyio.fail_after(GUARD):  # recorded at once: started by the loop, not eagerly
+        values = await mgr.map(call)
+    assert sorted(finished) == [0, 1, 2]
+    assert values == [0, 1, 2]
+
+
+async def test_a_threaded_call_sees_the_fan_outs_cancellation() -> None:
+    """A call in a worker thread polling ``from_thread.check_cancelled()`` stops when
+    ``fail_fast`` cancels the fan-out, with no deadline around the caller."""
+    mgr = manager(3, fail_fast=True, propagate_map_exceptions=True, run_sync_in_thread=True)
+    ran_out: list[int] = []
+
+    def call(ext: Extension[Any]) -> int:
+        if index(ext) == 0:
+            time.sleep(0.05)
+            raise ValueError("the first failure")
+        until = time.monotonic() + GUARD / 2
+        while time.monotonic() < until:
+            anyio.from_thread.check_cancelled()
+            time.sleep(0.005)
+        ran_out.append(index(ext))
+        return index(ext)
+
+    async with hang_guard(GUARD):
+        with pytest.raises(ExtensionErrorGroup) as info:
+            await mgr.map(call)
+    assert ran_out == []
+    assert [ext.name for ext in info.value.cancelled] == ["p1", "p2"]
+
+
+async def test_a_threaded_calls_async_work_is_cancelled_with_the_caller() -> None:
+    mgr = manager(2, run_sync_in_thread=True)
+    ran_out: list[int] = []
+
+    def call(ext: Extension[Any]) -> int:
+        anyio.from_thread.run(anyio.sleep, GUARD / 2)
+        ran_out.append(index(ext))
+        return index(ext)
+
+    async with hang_guard(GUARD):
+        with anyio.CancelScope() as outer:
+            async with anyio.create_task_group() as tg:
+
+                async def cancel_soon() -> None:
+                    await anyio.sleep(0.05)
+                    outer.cancel()
+
+                tg.start_soon(cancel_soon)
+                await mgr.map(call)
+    assert outer.cancelled_caught
+    assert ran_out == []
 
 
 async def test_a_loop_with_a_task_factory_gets_the_generic_shape(anyio_backend: str) -> None:

@@ -16,6 +16,10 @@ How a call runs (:meth:`_Run.advance` is the one loop that makes calls, for ever
 * ``limiter`` given (``run_sync_in_thread``): a call whose target is not a coroutine
   function runs in a worker thread under that limiter; an awaitable it returns is then
   awaited on the event loop.
+* The tasks are the backend's own (the group shapes, at the end): on asyncio plain
+  tasks, recorded in anyio's cancel-scope tree only once that matters, and started
+  eagerly on 3.12+ when they can be (:class:`_AsyncioTasks`); on trio a nursery. anyio's
+  task group is the reference shape (``LONGSHOREMAN_FANOUT=generic``).
 
 What happens to errors (:func:`as_failure` sorts them, for the engine and the manager):
 
@@ -31,6 +35,9 @@ What happens to errors (:func:`as_failure` sorts them, for the engine and the ma
   cancelled and that very exception is re-raised from :func:`run`, never wrapped.
 * Cancellation of the caller propagates after every call has been cancelled; failures
   recorded before it are logged, never dropped.
+* A call whose task code outside the fan-out cancelled natively (``Task.cancel()``)
+  before it could start is recorded as a ``RuntimeError`` saying so: no call ends
+  without a value or a failure.
 
 Nothing is retained: when :func:`run` returns, its state no longer refers to values or
 exceptions, so a traceback that reaches the state's frames keeps no results alive.
@@ -688,13 +695,14 @@ class _AsyncioTasks:
         "live",
         "loop",
         "lost",
+        "lost_any",
         "parent_id",
         "scope",
         "tasks",
         "waiter",
     )
 
-    def __init__(self, scope: Any) -> None:
+    def __init__(self, scope: Any, threads: bool) -> None:
         self.scope = scope
         self.loop = asyncio.get_running_loop()
         self.parent_id = id(scope._host_task)
@@ -702,8 +710,14 @@ class _AsyncioTasks:
         self.live = 0  # tasks whose end is not counted yet
         self.waiter: asyncio.Future[None] | None = None
         self.broken = False  # a body ended raising: look for what it raised
-        self.lost = False  # a task was cancelled before it started
-        self.eager = _sees_a_deadline(scope._parent_scope)  # record tasks as they start
+        # Tasks cancelled before their first step, with their plugins' coroutines.
+        self.lost: dict[asyncio.Task[None], list[CoroutineType[Any, Any, Any]]] = {}
+        self.lost_any = False  # one of them ended without running its body
+        # Record tasks as they start: under a deadline (plugins see it), and for calls in
+        # worker threads (anyio gives a thread the cancel scope around the call as it
+        # starts it: an unrecorded task would give it none, and the thread would never
+        # see the fan-out's cancellation in `from_thread.check_cancelled()`).
+        self.eager = threads or _sees_a_deadline(scope._parent_scope)
 
     @property
     def cancel_called(self) -> bool:
@@ -723,21 +737,31 @@ class _AsyncioTasks:
     def ended(self, ok: bool) -> None:
         if not ok:
             self.broken = True
+        if self.lost:  # a task given up as lost whose body ran after all (uncancel())
+            self.lost.pop(asyncio.current_task(), None)  # type: ignore[arg-type]
         self.live -= 1
         waiter = self.waiter
         if not self.live and waiter is not None and not waiter.done():
             waiter.set_result(None)
 
     def lose(self, task: asyncio.Task[None], body: Any) -> None:
-        """``task`` was cancelled before its first step: its body will never run."""
-        self.lost = True
-        for value in inspect.getcoroutinelocals(body).values():
-            if type(value) is CoroutineType:  # a plugin's coroutine, never to be awaited
-                value.close()
+        """``task`` was cancelled before its first step: its body will most likely never
+        run, and then its end is counted when the task is done."""
+        coroutines = [
+            value
+            for value in inspect.getcoroutinelocals(body).values()
+            if type(value) is CoroutineType
+        ]
+        self.lost[task] = coroutines
         task.add_done_callback(self.lost_ended)
 
     def lost_ended(self, task: asyncio.Task[None]) -> None:
-        self.ended(True)
+        coroutines = self.lost.pop(task, None)
+        if coroutines is not None:  # its body never ran, nor counted its end
+            for coroutine in coroutines:  # a plugin's, never to be awaited now
+                coroutine.close()
+            self.lost_any = True
+            self.ended(True)
 
     def cancel(self) -> None:
         if not self.eager:
@@ -861,7 +885,7 @@ async def _asyncio_group(state: _Run, start: Start, scopes: Scopes) -> None:
     """Native asyncio tasks (see :class:`_AsyncioTasks`)."""
     scope = _AsyncioCancelScope()
     with scope:
-        tasks = _AsyncioTasks(scope)
+        tasks = _AsyncioTasks(scope, state.limiter is not None)
         state.scope = tasks
         if scopes is not None:
             scopes.add(tasks)
@@ -876,7 +900,7 @@ async def _asyncio_group(state: _Run, start: Start, scopes: Scopes) -> None:
             errors = tasks.failures() if tasks.broken else []
         finally:
             tasks.forget()
-        if tasks.lost and not state.halted:
+        if tasks.lost_any and not state.halted:
             state.account_for_lost()
         if errors:
             raise BaseExceptionGroup("unhandled errors in a fan-out", errors)
