@@ -344,9 +344,9 @@ class _Run:
         for index, ext in items:
             pending: Pending
             if observer is not None:
-                pending = (self.observed, index, ext)
+                pending = (self.counted, self.observe, index, ext)
             elif limiter is not None and self.wants_thread(ext):
-                pending = (self.finish_thread, index, ext)
+                pending = (self.counted, self.in_thread, index, ext)
             else:
                 began = 0.0 if timeout is None else time.monotonic()
                 try:
@@ -394,7 +394,7 @@ class _Run:
             return True
         return not inspect.iscoroutinefunction(target)
 
-    # The task bodies: `finish`, `finish_thread`, `observed` and `worker`. Each is also
+    # The task bodies: `finish`, `counted` and `worker`. Each is also
     # awaited inside another one; spawned as a task of the native asyncio shape, it is
     # given that shape's `group`, which it tells when it ends (the shape joins its tasks
     # by counting those ends, see _AsyncioTasks). `ok` is False when it ends raising.
@@ -438,19 +438,24 @@ class _Run:
             raise self.overrun()
         return value
 
-    async def finish_thread(
-        self, index: int, ext: Extension[Any], group: _AsyncioTasks | None = None
+    async def counted(
+        self,
+        work: Callable[[int, Extension[Any]], Awaitable[None]],
+        index: int,
+        ext: Extension[Any],
+        group: _AsyncioTasks | None = None,
     ) -> None:
-        """Run call ``index`` in a worker thread (timed from when the thread starts it)."""
+        """Make call ``index`` by ``work``: :meth:`in_thread` or :meth:`observe`."""
         ok = False
         try:
-            await self.in_thread(index, ext)
+            await work(index, ext)
             ok = True
         finally:
             if group is not None:
                 group.ended(ok)
 
     async def in_thread(self, index: int, ext: Extension[Any]) -> None:
+        """Run call ``index`` in a worker thread (timed from when the thread starts it)."""
         key = next(_thread_keys)
         call = functools.partial(_in_thread, key, self.owner, self.func, ext, self.args, self.kwds)
         try:
@@ -475,19 +480,8 @@ class _Run:
         else:
             self.values[index] = result
 
-    async def observed(
-        self, index: int, ext: Extension[Any], group: _AsyncioTasks | None = None
-    ) -> None:
-        """Make call ``index`` (as :meth:`advance` would), told to the observer."""
-        ok = False
-        try:
-            await self.observe(index, ext)
-            ok = True
-        finally:
-            if group is not None:
-                group.ended(ok)
-
     async def observe(self, index: int, ext: Extension[Any]) -> None:
+        """Make call ``index`` (as :meth:`advance` would), told to the observer."""
         observer = self.observer
         assert observer is not None
         try:  # an instrument's Exception is logged there; anything else is fatal here
