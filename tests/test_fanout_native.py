@@ -468,6 +468,85 @@ async def test_a_threaded_calls_async_work_is_cancelled_with_the_caller() -> Non
     assert ran_out == []
 
 
+# On 3.12+, with no deadline around the caller, a call's task runs its first step eagerly,
+# inside the map's own loop over the plugins: a call can end, or halt the fan-out, there.
+
+
+@pytest.mark.parametrize("bounded", [False, True], ids=["unbounded", "bounded"])
+async def test_a_halt_in_a_calls_first_step_leaves_the_caller_uncancelled(
+    bounded: bool,
+) -> None:
+    mgr = manager(
+        3, propagate_map_exceptions=True, fail_fast=True, max_concurrency=1 if bounded else None
+    )
+
+    async def call(ext: Extension[Any]) -> int:
+        if index(ext) == 0:
+            raise ValueError("fails before its first await")
+        await anyio.sleep_forever()
+        return 0
+
+    reached = False
+    async with hang_guard(GUARD):
+        with pytest.raises(ExtensionErrorGroup) as info:
+            await mgr.map(call)
+        await anyio.lowlevel.checkpoint()  # the caller goes on: nothing cancelled it
+        reached = True
+    assert reached
+    assert [ext.name for ext, _ in info.value.failures] == ["p0"]
+    assert [ext.name for ext in info.value.cancelled] == ["p1", "p2"]
+
+
+async def test_a_keyboardinterrupt_in_a_calls_first_step_leaves_no_cancellation() -> None:
+    mgr = manager(2)
+
+    async def call(ext: Extension[Any]) -> None:
+        raise KeyboardInterrupt
+
+    reached = False
+    async with hang_guard(GUARD):
+        with pytest.raises(KeyboardInterrupt):
+            await mgr.map(call)
+        await anyio.lowlevel.checkpoint()
+        reached = True
+    assert reached
+
+
+async def test_a_map_of_calls_that_never_suspend_still_passes_a_checkpoint() -> None:
+    """However its calls end (in their first step, on 3.12+), a map lets other tasks run
+    and can be cancelled: a loop of such maps neither starves the loop nor hangs."""
+    mgr = manager(3)
+
+    async def call(ext: Extension[Any]) -> int:
+        return index(ext)
+
+    ran = False
+
+    async def other() -> None:
+        nonlocal ran
+        ran = True
+
+    maps = 0
+    async with hang_guard(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(other)
+            assert await mgr.map(call) == [0, 1, 2]
+            assert ran  # it ran during that one map
+        with anyio.CancelScope() as loop_scope:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_cancel_after, loop_scope, 0.02)
+                while True:
+                    await mgr.map(call)
+                    maps += 1
+    assert loop_scope.cancelled_caught
+    assert maps > 0
+
+
+async def _cancel_after(scope: anyio.CancelScope, delay: float) -> None:
+    await anyio.sleep(delay)
+    scope.cancel()
+
+
 async def test_a_loop_with_a_task_factory_gets_the_generic_shape(anyio_backend: str) -> None:
     """A task factory may run a task's first step inside create_task (3.12's eager one),
     before the native shape could register it: such loops use anyio's task group, and a

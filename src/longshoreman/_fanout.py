@@ -370,6 +370,8 @@ class _Run:
                     if timeout is None:
                         if spawn is not None:
                             spawn(finish, index, result)
+                            if self.halted:  # in the task's eager first step
+                                return None
                             continue
                         return (finish, index, result)
                     pending = (finish, index, result, time.monotonic() - began)
@@ -384,6 +386,8 @@ class _Run:
             if spawn is None:
                 return pending
             spawn(*pending)
+            if self.halted:
+                return None
         return None
 
     def wants_thread(self, ext: Extension[Any]) -> bool:
@@ -685,6 +689,7 @@ class _AsyncioTasks:
 
     __slots__ = (
         "broken",
+        "deferred",
         "eager",
         "live",
         "loop",
@@ -692,6 +697,7 @@ class _AsyncioTasks:
         "lost_any",
         "parent_id",
         "scope",
+        "stepping",
         "tasks",
         "waiter",
     )
@@ -704,6 +710,8 @@ class _AsyncioTasks:
         self.live = 0  # tasks whose end is not counted yet
         self.waiter: asyncio.Future[None] | None = None
         self.broken = False  # a body ended raising: look for what it raised
+        self.stepping = False  # a task's eager first step is running (in spawn)
+        self.deferred = False  # ... and cancelled the fan-out
         # Tasks cancelled before their first step, with their plugins' coroutines.
         self.lost: dict[asyncio.Task[None], list[CoroutineType[Any, Any, Any]]] = {}
         self.lost_any = False  # one of them ended without running its body
@@ -722,10 +730,17 @@ class _AsyncioTasks:
         self.live += 1  # before the task: it may end within its constructor
         # Unrecorded, on 3.12+, the task's first step runs right here (a call that does
         # not suspend costs no scheduling at all), before anyio could know of it.
-        task = _FanoutTask(body, loop=self.loop, **(_RECORDED if self.eager else _EAGER_START))
+        self.stepping = True
+        try:
+            task = _FanoutTask(body, loop=self.loop, **(_RECORDED if self.eager else _EAGER_START))
+        finally:
+            self.stepping = False
         task.group = self
         self.tasks.append(task)
-        if self.eager and not task.done():  # recorded at once, or cancelled in that step
+        if self.deferred:  # the fan-out was cancelled in that step: now, from the caller
+            self.deferred = False
+            self.cancel()
+        elif self.eager and not task.done():
             self.record(task)
 
     def ended(self, ok: bool) -> None:
@@ -758,6 +773,13 @@ class _AsyncioTasks:
             self.ended(True)
 
     def cancel(self) -> None:
+        if self.stepping:
+            # Inside a task's eager first step, the caller is running but is not the
+            # current task: anyio would deliver the cancellation to it as to a waiting
+            # task, a Task.cancel() that nothing awaits to absorb (the caller's next
+            # await would raise it). Done once the step is over, in the caller.
+            self.deferred = True
+            return
         if not self.eager:
             self.eager = True
             for task in self.tasks:
@@ -817,6 +839,8 @@ class _AsyncioTasks:
         cancelled: BaseException | None = None
         loop = self.loop
         try:
+            if not self.live:  # every call ended in its eager first step: still, a map
+                await asyncio.sleep(0)  # passes one real checkpoint (what anyio's is)
             while self.live:
                 self.waiter = loop.create_future()
                 await self.waiter
@@ -1015,7 +1039,8 @@ async def run(
 
                 def start(spawn: Spawn) -> None:
                     spawn(*pending)
-                    state.advance(items, spawn, observer)
+                    if not state.halted:  # by that task's eager first step
+                        state.advance(items, spawn, observer)
 
                 await _native_group()(state, start, scopes)
         scope = state.scope
