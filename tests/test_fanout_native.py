@@ -512,26 +512,16 @@ async def test_a_keyboardinterrupt_in_a_calls_first_step_leaves_no_cancellation(
     assert reached
 
 
-async def test_a_map_of_calls_that_never_suspend_still_passes_a_checkpoint() -> None:
-    """However its calls end (in their first step, on 3.12+), a map lets other tasks run
-    and can be cancelled: a loop of such maps neither starves the loop nor hangs."""
+async def test_a_loop_of_maps_whose_calls_never_suspend_can_be_cancelled() -> None:
+    """However its calls end (in their first step, on 3.12+), a map passes a checkpoint:
+    a loop of such maps neither starves the event loop nor hangs."""
     mgr = manager(3)
 
     async def call(ext: Extension[Any]) -> int:
         return index(ext)
 
-    ran = False
-
-    async def other() -> None:
-        nonlocal ran
-        ran = True
-
     maps = 0
     async with hang_guard(GUARD):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(other)
-            assert await mgr.map(call) == [0, 1, 2]
-            assert ran  # it ran during that one map
         with anyio.CancelScope() as loop_scope:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_cancel_after, loop_scope, 0.02)
@@ -540,6 +530,167 @@ async def test_a_map_of_calls_that_never_suspend_still_passes_a_checkpoint() -> 
                     maps += 1
     assert loop_scope.cancelled_caught
     assert maps > 0
+
+
+# A plugin cancels a scope around the caller (not the fan-out's own) before its first
+# await. Every call is inside that scope: none may pass a checkpoint afterwards.
+
+
+@pytest.mark.parametrize("how", ["cancel", "deadline"])
+async def test_a_scope_around_the_caller_cancelled_in_a_first_step_stops_every_call(
+    how: str,
+) -> None:
+    mgr = manager(3)
+    passed: list[int] = []
+
+    async with hang_guard(GUARD):
+        with anyio.CancelScope() as outer:
+
+            async def call(ext: Extension[Any]) -> int:
+                if index(ext) == 0:
+                    if how == "cancel":
+                        outer.cancel()
+                    else:  # a deadline that has already passed: anyio cancels at once
+                        outer.deadline = anyio.current_time() - 1
+                await anyio.lowlevel.checkpoint()  # in a cancelled scope: raises
+                passed.append(index(ext))
+                await anyio.sleep_forever()
+                return 0
+
+            await mgr.map(call)
+    assert outer.cancelled_caught
+    assert passed == []
+
+
+async def test_a_task_groups_scope_cancelled_in_a_first_step_stops_every_call() -> None:
+    """The same with the scope of a task group the caller is a child of (hosted by
+    another task: no uncancel bookkeeping for the caller)."""
+    mgr = manager(3)
+    passed: list[int] = []
+    done: list[str] = []
+
+    async with hang_guard(GUARD):
+        async with anyio.create_task_group() as tg:
+
+            async def call(ext: Extension[Any]) -> int:
+                if index(ext) == 0:
+                    tg.cancel_scope.cancel()
+                await anyio.lowlevel.checkpoint()
+                passed.append(index(ext))
+                return index(ext)
+
+            async def caller() -> None:
+                try:
+                    await mgr.map(call)
+                    done.append("returned")
+                except anyio.get_cancelled_exc_class():
+                    done.append("cancelled")
+                    raise
+
+            tg.start_soon(caller)
+    assert passed == []
+    assert done == ["cancelled"]
+
+
+# Nested: a plugin's first step runs another map, whose call cancels a scope the
+# plugin opened around it. The inner siblings must not pass a checkpoint either.
+
+
+async def test_a_scope_around_a_nested_map_cancelled_in_its_calls_first_step() -> None:
+    outer_mgr = manager(1)
+    inner_mgr = manager(3)
+    passed: list[int] = []
+
+    async def outer_call(ext: Extension[Any]) -> str:
+        with anyio.CancelScope() as around:
+
+            async def inner_call(ext: Extension[Any]) -> int:
+                if index(ext) == 0:
+                    around.cancel()
+                await anyio.lowlevel.checkpoint()
+                passed.append(index(ext))
+                await anyio.sleep_forever()
+                return 0
+
+            await inner_mgr.map(inner_call)
+        assert around.cancelled_caught
+        return "after"
+
+    async with hang_guard(GUARD):
+        assert await outer_mgr.map(outer_call) == ["after"]
+    assert passed == []
+
+
+# fail_fast halting in a first step: which plugins get called must not depend on the
+# Python version (3.11 and the generic path run the first steps in the loop).
+
+
+async def test_which_plugins_are_called_after_a_fail_fast_halt_in_a_first_step() -> None:
+    mgr = manager(3, propagate_map_exceptions=True, fail_fast=True)
+    called: list[int] = []
+
+    def call(ext: Extension[Any]) -> Any:
+        called.append(index(ext))
+        if index(ext) == 0:
+
+            async def fails() -> int:
+                raise ValueError("fails before its first await")
+
+            return fails()
+        return index(ext)  # a sync plugin: its value is known at once
+
+    async with hang_guard(GUARD):
+        with pytest.raises(ExtensionErrorGroup) as info:
+            await mgr.map(call)
+    assert called == [0, 1, 2]
+    assert [ext.name for ext, _ in info.value.results] == ["p1", "p2"]
+    assert info.value.cancelled == []
+
+
+async def test_which_async_plugins_start_after_a_fail_fast_halt_in_a_first_step() -> None:
+    """The same with async siblings: on 3.11 and the generic path each is called and runs
+    up to its first await (then is cancelled); on 3.12+ they are never called."""
+    mgr = manager(3, propagate_map_exceptions=True, fail_fast=True)
+    started: list[int] = []
+
+    async def call(ext: Extension[Any]) -> int:
+        started.append(index(ext))
+        if index(ext) == 0:
+            raise ValueError("fails before its first await")
+        await anyio.sleep_forever()
+        return 0
+
+    async with hang_guard(GUARD):
+        with pytest.raises(ExtensionErrorGroup) as info:
+            await mgr.map(call)
+    assert [ext.name for ext in info.value.cancelled] == ["p1", "p2"]
+    assert sorted(started) == [0, 1, 2]  # trio runs them in any order
+
+
+# The checkpoint contract, for maps whose calls all end in their first step.
+
+
+@pytest.mark.parametrize(
+    "options", [{}, {"max_concurrency": 1}, {"fail_fast": True}], ids=["plain", "bounded", "ff"]
+)
+async def test_a_map_ending_in_first_steps_lets_other_tasks_run(options: dict[str, Any]) -> None:
+    mgr = manager(3, **options)
+    ran = False
+
+    async def call(ext: Extension[Any]) -> int:
+        if options.get("fail_fast") and index(ext) == 0:
+            raise ValueError("halts")
+        return index(ext)
+
+    async def other() -> None:
+        nonlocal ran
+        ran = True
+
+    async with hang_guard(GUARD):
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(other)
+            await mgr.map(call)
+            assert ran
 
 
 async def _cancel_after(scope: anyio.CancelScope, delay: float) -> None:

@@ -370,8 +370,6 @@ class _Run:
                     if timeout is None:
                         if spawn is not None:
                             spawn(finish, index, result)
-                            if self.halted:  # in the task's eager first step
-                                return None
                             continue
                         return (finish, index, result)
                     pending = (finish, index, result, time.monotonic() - began)
@@ -386,8 +384,6 @@ class _Run:
             if spawn is None:
                 return pending
             spawn(*pending)
-            if self.halted:
-                return None
         return None
 
     def wants_thread(self, ext: Extension[Any]) -> bool:
@@ -691,6 +687,7 @@ class _AsyncioTasks:
         "broken",
         "deferred",
         "eager",
+        "host",
         "live",
         "loop",
         "lost",
@@ -705,7 +702,8 @@ class _AsyncioTasks:
     def __init__(self, scope: Any, threads: bool) -> None:
         self.scope = scope
         self.loop = asyncio.get_running_loop()
-        self.parent_id = id(scope._host_task)
+        self.host: asyncio.Task[Any] = scope._host_task  # the caller's task
+        self.parent_id = id(self.host)
         self.tasks: list[asyncio.Task[None]] = []
         self.live = 0  # tasks whose end is not counted yet
         self.waiter: asyncio.Future[None] | None = None
@@ -728,11 +726,20 @@ class _AsyncioTasks:
     def spawn(self, func: Callable[..., Any], /, *args: Any) -> None:
         body = func(*args, group=self)
         self.live += 1  # before the task: it may end within its constructor
+        if self.eager or not _EAGER_START:
+            task = _FanoutTask(body, loop=self.loop)
+            task.group = self
+            self.tasks.append(task)
+            if self.eager:
+                self.record(task)
+            return
         # Unrecorded, on 3.12+, the task's first step runs right here (a call that does
         # not suspend costs no scheduling at all), before anyio could know of it.
+        host = self.host
+        requests = host.cancelling()
         self.stepping = True
         try:
-            task = _FanoutTask(body, loop=self.loop, **(_RECORDED if self.eager else _EAGER_START))
+            task = _FanoutTask(body, loop=self.loop, **_EAGER_START)
         finally:
             self.stepping = False
         task.group = self
@@ -740,8 +747,11 @@ class _AsyncioTasks:
         if self.deferred:  # the fan-out was cancelled in that step: now, from the caller
             self.deferred = False
             self.cancel()
-        elif self.eager and not task.done():
-            self.record(task)
+        elif host.cancelling() != requests:
+            # That step cancelled a scope around the caller (or the caller itself): anyio
+            # delivered it to the caller alone, the calls being unrecorded. Recorded now,
+            # they get it too, before their next step; and later ones are recorded first.
+            self.record_all()
 
     def ended(self, ok: bool) -> None:
         if not ok:
@@ -780,12 +790,15 @@ class _AsyncioTasks:
             # await would raise it). Done once the step is over, in the caller.
             self.deferred = True
             return
+        self.record_all()
+        self.scope.cancel()
+
+    def record_all(self) -> None:
         if not self.eager:
             self.eager = True
             for task in self.tasks:
                 if not task.done():
                     self.record(task)
-        self.scope.cancel()
 
     def record(self, task: asyncio.Task[None]) -> None:
         """Record ``task`` in anyio's tree as a child of the fan-out's scope."""
@@ -1039,8 +1052,7 @@ async def run(
 
                 def start(spawn: Spawn) -> None:
                     spawn(*pending)
-                    if not state.halted:  # by that task's eager first step
-                        state.advance(items, spawn, observer)
+                    state.advance(items, spawn, observer)
 
                 await _native_group()(state, start, scopes)
         scope = state.scope
