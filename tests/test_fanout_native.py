@@ -698,6 +698,38 @@ async def _cancel_after(scope: anyio.CancelScope, delay: float) -> None:
     scope.cancel()
 
 
+@pytest.mark.parametrize("n", [3, 1001])
+async def test_which_fan_outs_start_their_calls_eagerly(
+    anyio_backend: str, fanout_path: str, n: int
+) -> None:
+    """On 3.12+ asyncio's native path, up to 1,000 calls start eagerly: the first call's
+    first step runs before the second call is made; larger fan-outs (where eager start
+    costs more than it saves) and every other path make all the calls first."""
+    mgr = manager(n)
+    made = 0
+    seen: list[int] = []
+
+    async def body(ext: Extension[Any]) -> None:
+        if not seen:
+            seen.append(made)
+        await anyio.lowlevel.checkpoint()
+
+    def call(ext: Extension[Any]) -> Any:
+        nonlocal made
+        made += 1
+        return body(ext)
+
+    async with hang_guard(GUARD):
+        await mgr.map(call)
+    eager = (
+        anyio_backend == "asyncio"
+        and fanout_path == "native"
+        and sys.version_info >= (3, 12)
+        and n <= 1000
+    )
+    assert seen == [1 if eager else n]
+
+
 async def test_a_loop_with_a_task_factory_gets_the_generic_shape(anyio_backend: str) -> None:
     """A task factory may run a task's first step inside create_task (3.12's eager one),
     before the native shape could register it: such loops use anyio's task group, and a
