@@ -256,6 +256,7 @@ class _Run:
         "halted",
         "kwds",
         "limiter",
+        "method",
         "observer",
         "owner",
         "phase",
@@ -281,6 +282,9 @@ class _Run:
         self.func = func
         self.args = args
         self.kwds = kwds
+        # map_method without arguments, the typical hook call: the calling loops call
+        # that method of each plugin directly, without MethodCall's detour.
+        self.method = func.name if type(func) is MethodCall and not (args or kwds) else None
         self.timeout = timeout
         self.fail_fast = fail_fast
         self.limiter = limiter
@@ -339,8 +343,7 @@ class _Run:
         # no detour. It never awaits: `halted` can only change when a call raised.
         func, args, kwds, values = self.func, self.args, self.kwds, self.values
         timeout, limiter, finish = self.timeout, self.limiter, self.finish
-        # map_method without arguments, the typical hook call, without the detour.
-        method = func.name if type(func) is MethodCall and not (args or kwds) else None
+        method = self.method
         plain: set[type] = set()  # result types known not to be awaitable
         for index, ext in items:
             pending: Pending
@@ -520,8 +523,7 @@ class _Run:
         try:
             if self.observer is None and self.limiter is None and self.timeout is None:
                 func, args, kwds, values = self.func, self.args, self.kwds, self.values
-                # map_method without arguments, the typical hook call, without the detour.
-                method = func.name if type(func) is MethodCall and not (args or kwds) else None
+                method = self.method
                 plain: set[type] = set()  # result types known not to be awaitable
                 for index, ext in items:
                     if self.halted:  # a call failed with fail_fast: this one is cancelled
